@@ -1,0 +1,1 @@
+//! Stage benchmarks live in `benches/`.
