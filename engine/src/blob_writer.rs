@@ -1,0 +1,230 @@
+//! Writing blobs: deduplicate, seal, pack, upload, index.
+//!
+//! [`BlobWriter`] is shared by every thread of a backup. A blob already in the index or already added in
+//! this session is skipped after hashing; a new one is compressed and sealed on the calling thread, then
+//! appended to the open pack of its kind (data and tree blobs never share a pack). A full pack is
+//! uploaded on the I/O runtime while the caller goes on; at most [`MAX_UPLOADS_IN_FLIGHT`] packs are in
+//! flight, and a caller that would exceed that waits, which bounds memory. After every few uploaded packs
+//! an index file naming them is written, so an interrupted backup's packs are reused by the next one.
+//! A snapshot is written only after [`BlobWriter::finish`], when every pack and index file is stored.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cairn_repo_format::{
+    random_nonce, seal_blob, BlobId, BlobKind, FileKind, IndexFile, IndexPack, PackBuilder,
+};
+use tokio::sync::Semaphore;
+
+use crate::backend::FileType;
+use crate::error::{Error, ErrorKind, Result};
+use crate::indexed::Indexed;
+
+/// Packs uploading at once; each holds one pack in memory.
+pub const MAX_UPLOADS_IN_FLIGHT: usize = 3;
+/// An index file is written after this many packs were stored...
+const INDEX_FLUSH_PACKS: usize = 8;
+/// ...or this long after the oldest unindexed pack was stored.
+const INDEX_FLUSH_AFTER: Duration = Duration::from_secs(15);
+
+/// Counters of what a [`BlobWriter`] added.
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    /// New data blobs.
+    pub data_blobs: AtomicU64,
+    /// New tree blobs.
+    pub tree_blobs: AtomicU64,
+    /// Stored bytes of new blobs.
+    pub bytes_added: AtomicU64,
+    /// Plaintext bytes of new blobs.
+    pub raw_bytes_added: AtomicU64,
+}
+
+struct Unindexed {
+    packs: Vec<IndexPack>,
+    since: Option<Instant>,
+}
+
+/// Adds blobs to a repository; see the module documentation.
+pub struct BlobWriter {
+    repo: Indexed,
+    pack_size: usize,
+    seen: Mutex<HashSet<(BlobKind, BlobId)>>,
+    data_pack: Mutex<PackBuilder>,
+    tree_pack: Mutex<PackBuilder>,
+    uploads: Arc<Semaphore>,
+    unindexed: Arc<Mutex<Unindexed>>,
+    failure: Arc<Mutex<Option<Error>>>,
+    stats: WriteStats,
+}
+
+impl BlobWriter {
+    /// A writer into `repo`.
+    pub fn new(repo: Indexed) -> Self {
+        let pack_size = repo.config().pack_size as usize;
+        BlobWriter {
+            repo,
+            pack_size,
+            seen: Mutex::new(HashSet::new()),
+            data_pack: Mutex::new(PackBuilder::default()),
+            tree_pack: Mutex::new(PackBuilder::default()),
+            uploads: Arc::new(Semaphore::new(MAX_UPLOADS_IN_FLIGHT)),
+            unindexed: Arc::new(Mutex::new(Unindexed {
+                packs: Vec::new(),
+                since: None,
+            })),
+            failure: Arc::new(Mutex::new(None)),
+            stats: WriteStats::default(),
+        }
+    }
+
+    /// The repository written to.
+    pub fn repo(&self) -> &Indexed {
+        &self.repo
+    }
+
+    /// What was added so far.
+    pub fn stats(&self) -> &WriteStats {
+        &self.stats
+    }
+
+    /// True when the blob is in the repository or was added in this session.
+    pub fn has(&self, kind: BlobKind, id: &BlobId) -> bool {
+        self.repo.index().contains(kind, id)
+            || self.seen.lock().expect("seen lock").contains(&(kind, *id))
+    }
+
+    /// Adds a blob unless it is known; returns its id and whether it was new.
+    pub fn add(&self, kind: BlobKind, plaintext: &[u8]) -> Result<(BlobId, bool)> {
+        let id = self.repo.keys().blob_id(plaintext);
+        let new = self.add_with_id(kind, id, plaintext)?;
+        Ok((id, new))
+    }
+
+    /// Adds a blob whose id the caller computed; returns whether it was new.
+    pub fn add_with_id(&self, kind: BlobKind, id: BlobId, plaintext: &[u8]) -> Result<bool> {
+        self.check_failure()?;
+        if self.repo.index().contains(kind, &id)
+            || !self.seen.lock().expect("seen lock").insert((kind, id))
+        {
+            return Ok(false);
+        }
+        let sealed = seal_blob(
+            self.repo.keys(),
+            kind,
+            id,
+            plaintext,
+            self.repo.config().compression.codec(),
+            &random_nonce(),
+        );
+        let stored = sealed.bytes.len() as u64;
+        let full = {
+            let mut pack = self.pack_for(kind).lock().expect("pack lock");
+            pack.add(&sealed);
+            (pack.len() >= self.pack_size).then(|| std::mem::take(&mut *pack))
+        };
+        match kind {
+            BlobKind::Data => self.stats.data_blobs.fetch_add(1, Ordering::Relaxed),
+            BlobKind::Tree => self.stats.tree_blobs.fetch_add(1, Ordering::Relaxed),
+        };
+        self.stats.bytes_added.fetch_add(stored, Ordering::Relaxed);
+        self.stats
+            .raw_bytes_added
+            .fetch_add(plaintext.len() as u64, Ordering::Relaxed);
+        if let Some(pack) = full {
+            self.upload(pack)?;
+        }
+        Ok(true)
+    }
+
+    fn pack_for(&self, kind: BlobKind) -> &Mutex<PackBuilder> {
+        match kind {
+            BlobKind::Data => &self.data_pack,
+            BlobKind::Tree => &self.tree_pack,
+        }
+    }
+
+    fn check_failure(&self) -> Result<()> {
+        match &*self.failure.lock().expect("failure lock") {
+            Some(e) => Err(Error::new(e.kind(), e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Seals a pack and starts its upload, waiting while too many are in flight.
+    fn upload(&self, pack: PackBuilder) -> Result<()> {
+        let finished = pack.finish(self.repo.keys(), &random_nonce());
+        let backend = self.repo.backend().clone();
+        let permit = backend
+            .runtime()
+            .block_on(self.uploads.clone().acquire_owned())
+            .map_err(|_| Error::new(ErrorKind::Interrupted, "upload queue closed"))?;
+        let unindexed = self.unindexed.clone();
+        let failure = self.failure.clone();
+        let runtime = backend.runtime().clone();
+        runtime.spawn(async move {
+            let name = finished.id.to_hex();
+            match backend
+                .write_async(FileType::Pack, &name, Bytes::from(finished.bytes))
+                .await
+            {
+                Ok(()) => {
+                    let mut u = unindexed.lock().expect("unindexed lock");
+                    u.packs.push(IndexPack {
+                        id: finished.id,
+                        blobs: finished.entries,
+                    });
+                    u.since.get_or_insert_with(Instant::now);
+                }
+                Err(e) => {
+                    failure.lock().expect("failure lock").get_or_insert(e);
+                }
+            }
+            drop(permit);
+        });
+        self.flush_index(false)
+    }
+
+    /// Writes an index file for stored packs when enough have gathered (or always, with `force`).
+    fn flush_index(&self, force: bool) -> Result<()> {
+        let packs = {
+            let mut u = self.unindexed.lock().expect("unindexed lock");
+            let due = u.packs.len() >= INDEX_FLUSH_PACKS
+                || u.since.is_some_and(|t| t.elapsed() >= INDEX_FLUSH_AFTER);
+            if u.packs.is_empty() || !(force || due) {
+                return Ok(());
+            }
+            u.since = None;
+            std::mem::take(&mut u.packs)
+        };
+        let file = IndexFile {
+            supersedes: Vec::new(),
+            packs,
+        };
+        self.repo.write_file(FileKind::Index, &file.encode())?;
+        Ok(())
+    }
+
+    /// Uploads the open packs, waits for every upload and writes the last index file. After this
+    /// returns, every blob added is stored and indexed.
+    pub fn finish(&self) -> Result<()> {
+        for kind in [BlobKind::Data, BlobKind::Tree] {
+            let pack = std::mem::take(&mut *self.pack_for(kind).lock().expect("pack lock"));
+            if !pack.is_empty() {
+                self.upload(pack)?;
+            }
+        }
+        let all = self
+            .repo
+            .backend()
+            .runtime()
+            .block_on(self.uploads.acquire_many(MAX_UPLOADS_IN_FLIGHT as u32))
+            .map_err(|_| Error::new(ErrorKind::Interrupted, "upload queue closed"))?;
+        drop(all);
+        self.check_failure()?;
+        self.flush_index(true)
+    }
+}

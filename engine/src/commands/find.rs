@@ -1,0 +1,1 @@
+//! `cairn find` (being written).

@@ -1,0 +1,1 @@
+//! `cairn ls` (being written).

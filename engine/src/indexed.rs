@@ -1,0 +1,340 @@
+//! An open repository with its index loaded: what backup, restore, check and browsing need.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use cairn_repo_format::{
+    open_blob, open_file, BlobId, BlobKind, ContentRef, Entry, FileKind, IndexFile, IndexId, Name,
+    Node,
+};
+use rayon::prelude::*;
+
+use crate::backend::FileType;
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::{BlobLocation, Index, IndexBuilder};
+use crate::repository::Repository;
+
+/// A repository whose index is loaded.
+#[derive(Clone, Debug)]
+pub struct Indexed {
+    repo: Repository,
+    index: Arc<Index>,
+    index_files: Arc<Vec<IndexId>>,
+}
+
+impl Repository {
+    /// Loads every index file (from the cache where it has them) and builds the in-memory index.
+    pub fn load_index(self) -> Result<Indexed> {
+        let listed = self.backend.list(FileType::Index)?;
+        let ids: Vec<IndexId> = listed
+            .iter()
+            .map(|l| l.name.parse().map_err(|e| Error::format("index file name", e)))
+            .collect::<Result<_>>()?;
+        let files: Vec<(IndexId, IndexFile)> = ids
+            .par_iter()
+            .map(|id| Ok((*id, self.load_index_file(id)?)))
+            .collect::<Result<_>>()?;
+        if let Some(cache) = &self.cache {
+            cache.retain_index_files(&ids.iter().copied().collect());
+        }
+        let superseded: HashSet<IndexId> = files
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .collect();
+        let mut builder = IndexBuilder::default();
+        for (id, file) in &files {
+            if !superseded.contains(id) {
+                builder.add_file(file);
+            }
+        }
+        Ok(Indexed {
+            repo: self,
+            index: Arc::new(builder.build()),
+            index_files: Arc::new(ids),
+        })
+    }
+
+    /// Reads and decodes one index file, through the cache.
+    pub fn load_index_file(&self, id: &IndexId) -> Result<IndexFile> {
+        let what = format!("index file {}", id.short());
+        let stored = match self.cache.as_ref().and_then(|c| c.index_file(id)) {
+            Some(bytes) if IndexId::of_bytes(&bytes) == *id => bytes::Bytes::from(bytes),
+            _ => {
+                let bytes = self.backend.read(FileType::Index, &id.to_hex())?;
+                if IndexId::of_bytes(&bytes) != *id {
+                    return Err(Error::new(
+                        ErrorKind::Damaged,
+                        format!("{what}: content does not match its name"),
+                    ));
+                }
+                if let Some(cache) = &self.cache {
+                    cache.put_index_file(id, &bytes);
+                }
+                bytes
+            }
+        };
+        let payload =
+            open_file(&self.keys, FileKind::Index, &stored).map_err(|e| Error::format(&what, e))?;
+        IndexFile::decode(&payload).map_err(|e| Error::format(&what, e))
+    }
+}
+
+impl std::ops::Deref for Indexed {
+    type Target = Repository;
+    fn deref(&self) -> &Repository {
+        &self.repo
+    }
+}
+
+impl Indexed {
+    /// The open repository underneath.
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// The index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Ids of the index files the index was built from.
+    pub fn index_files(&self) -> &[IndexId] {
+        &self.index_files
+    }
+
+    /// Where a blob lies, or a "not found" error naming it.
+    pub fn locate(&self, kind: BlobKind, id: &BlobId) -> Result<BlobLocation> {
+        self.index.get(kind, id).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("{kind:?} blob {} is not in the index", id.short()).to_lowercase(),
+            )
+        })
+    }
+
+    /// Reads, authenticates and checks one blob. Tree blobs go through the cache.
+    pub fn read_blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
+        let loc = self.locate(kind, id)?;
+        let cache = self.cache.as_ref().filter(|_| kind == BlobKind::Tree);
+        if let Some(stored) = cache.and_then(|c| c.tree_blob(id)) {
+            if let Ok(plain) = open_blob(&self.keys, kind, id, loc.raw_len, &stored) {
+                return Ok(plain);
+            }
+        }
+        let stored = self
+            .backend
+            .read_range(
+                FileType::Pack,
+                &loc.pack.to_hex(),
+                loc.offset as u64..loc.offset as u64 + loc.length as u64,
+            )
+            .map_err(|e| e.context(format!("blob {}", id.short())))?;
+        let plain = self.open_located(kind, id, &loc, &stored)?;
+        if let Some(c) = cache {
+            c.put_tree_blob(id, &stored);
+        }
+        Ok(plain)
+    }
+
+    /// Opens a blob whose stored bytes the caller fetched (restore reads many blobs in one request).
+    pub fn open_located(
+        &self,
+        kind: BlobKind,
+        id: &BlobId,
+        loc: &BlobLocation,
+        stored: &[u8],
+    ) -> Result<Vec<u8>> {
+        open_blob(&self.keys, kind, id, loc.raw_len, stored).map_err(|e| {
+            Error::format(
+                format!("blob {} in pack {}", id.short(), loc.pack.short()),
+                e,
+            )
+        })
+    }
+
+    /// Reads and decodes a tree node.
+    pub fn node(&self, id: &BlobId) -> Result<Node> {
+        let payload = self.read_blob(BlobKind::Tree, id)?;
+        Node::decode(&payload).map_err(|e| Error::format(format!("tree {}", id.short()), e))
+    }
+
+    /// Iterates over a directory's entries in name order, reading its pieces as they are needed.
+    pub fn dir_entries(&self, dir: &BlobId) -> DirEntries<'_> {
+        DirEntries {
+            repo: self,
+            stack: vec![*dir],
+            current: Vec::new().into_iter(),
+            failed: false,
+        }
+    }
+
+    /// Finds one entry of a directory by name, reading only the pieces on the way.
+    pub fn lookup(&self, dir: &BlobId, name: &Name) -> Result<Option<Entry>> {
+        let mut id = *dir;
+        loop {
+            match self.node(&id)? {
+                Node::Leaf(entries) => {
+                    return Ok(entries
+                        .binary_search_by(|e| e.name.cmp(name))
+                        .ok()
+                        .map(|i| entries[i].clone()))
+                }
+                Node::Branch(children) => {
+                    let i = children.partition_point(|c| c.first <= *name);
+                    if i == 0 {
+                        return Ok(None);
+                    }
+                    id = children[i - 1].tree;
+                }
+                Node::Content(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Damaged,
+                        format!("tree {} is a content list where a directory was expected", id.short()),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Resolves a `/`-separated path below a root tree to its entry.
+    pub fn resolve(&self, root: &BlobId, path: &str) -> Result<Option<Entry>> {
+        let mut dir = *root;
+        let mut found: Option<Entry> = None;
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            if let Some(e) = &found {
+                match e.subtree {
+                    Some(sub) => dir = sub,
+                    None => return Ok(None),
+                }
+            }
+            match self.lookup(&dir, &Name::new(part))? {
+                Some(e) => found = Some(e),
+                None => return Ok(None),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The data chunks of a file in order, with the offset each starts at, expanding content lists.
+    pub fn file_chunks(&self, parts: &[ContentRef]) -> Result<Vec<(u64, BlobId, u64)>> {
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        self.expand(parts, &mut offset, &mut out, 0)?;
+        Ok(out)
+    }
+
+    fn expand(
+        &self,
+        parts: &[ContentRef],
+        offset: &mut u64,
+        out: &mut Vec<(u64, BlobId, u64)>,
+        depth: usize,
+    ) -> Result<()> {
+        if depth > 8 {
+            return Err(Error::new(ErrorKind::Damaged, "content lists nest deeper than 8 levels"));
+        }
+        for part in parts {
+            match *part {
+                ContentRef::Chunk { id, len } => {
+                    out.push((*offset, id, len));
+                    *offset += len;
+                }
+                ContentRef::List { id, len } => {
+                    let before = *offset;
+                    match self.node(&id)? {
+                        Node::Content(sub) => self.expand(&sub, offset, out, depth + 1)?,
+                        _ => {
+                            return Err(Error::new(
+                                ErrorKind::Damaged,
+                                format!("tree {} should be a content list", id.short()),
+                            ))
+                        }
+                    }
+                    if *offset - before != len {
+                        return Err(Error::new(
+                            ErrorKind::Damaged,
+                            format!("content list {} covers a different length than recorded", id.short()),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The chunk covering byte `pos` of a file, found by binary search at each level of its content
+    /// lists: returns the chunk's start offset, id and length.
+    pub fn chunk_at(&self, parts: &[ContentRef], pos: u64) -> Result<Option<(u64, BlobId, u64)>> {
+        let mut parts: Vec<ContentRef> = parts.to_vec();
+        let mut base = 0u64;
+        for _ in 0..=8 {
+            let mut starts = Vec::with_capacity(parts.len());
+            let mut acc = base;
+            for p in &parts {
+                starts.push(acc);
+                acc += p.len();
+            }
+            if pos >= acc {
+                return Ok(None);
+            }
+            let i = starts.partition_point(|&s| s <= pos) - 1;
+            match parts[i] {
+                ContentRef::Chunk { id, len } => return Ok(Some((starts[i], id, len))),
+                ContentRef::List { id, .. } => {
+                    base = starts[i];
+                    parts = match self.node(&id)? {
+                        Node::Content(sub) => sub,
+                        _ => {
+                            return Err(Error::new(
+                                ErrorKind::Damaged,
+                                format!("tree {} should be a content list", id.short()),
+                            ))
+                        }
+                    };
+                }
+            }
+        }
+        Err(Error::new(ErrorKind::Damaged, "content lists nest deeper than 8 levels"))
+    }
+}
+
+/// Entries of a directory in name order; see [`Indexed::dir_entries`].
+pub struct DirEntries<'a> {
+    repo: &'a Indexed,
+    stack: Vec<BlobId>,
+    current: std::vec::IntoIter<Entry>,
+    failed: bool,
+}
+
+impl Iterator for DirEntries<'_> {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(e) = self.current.next() {
+                return Some(Ok(e));
+            }
+            if self.failed {
+                return None;
+            }
+            let id = self.stack.pop()?;
+            match self.repo.node(&id) {
+                Ok(Node::Leaf(entries)) => self.current = entries.into_iter(),
+                Ok(Node::Branch(children)) => {
+                    self.stack.extend(children.iter().rev().map(|c| c.tree));
+                }
+                Ok(Node::Content(_)) => {
+                    self.failed = true;
+                    return Some(Err(Error::new(
+                        ErrorKind::Damaged,
+                        format!("tree {} is a content list where a directory was expected", id.short()),
+                    )));
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
