@@ -40,6 +40,18 @@ pub enum ErrorKind {
     Io,
     /// The run was interrupted.
     Interrupted,
+    /// The source of a backup failed as a whole (e.g. `--stdin-from-command` exited non-zero); no
+    /// snapshot was saved.
+    SourceFailed,
+}
+
+/// A failure that concerns one file of a backup or restore: counted and reported, the run goes on.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
 }
 
 /// An engine error.

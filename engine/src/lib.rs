@@ -37,7 +37,7 @@ pub use backend::{Backend, FileType, Listed};
 pub use blob_writer::{BlobWriter, WriteStats, MAX_UPLOADS_IN_FLIGHT};
 pub use cache::{default_cache_dir, Cache};
 pub use chunker::{ChunkBatch, Chunker, WINDOW};
-pub use error::{Error, ErrorKind, Result, ResultExt};
+pub use error::{Error, ErrorKind, FileError, Result, ResultExt};
 pub use index::{BlobLocation, Index, IndexBuilder};
 pub use fsmeta::{entry_from_metadata, kind_of, make_node, read_xattrs, set_mode, set_mtime, set_owner, write_xattr};
 pub use indexed::{DirEntries, Indexed};
