@@ -218,13 +218,16 @@ fn generate() -> Generated {
             &nonce(nonces::CONFIG),
         ),
     );
+    plaintext.insert("envelope-config.bin".into(), zstd.encode(&config_payload));
     plaintext.insert("config.json".into(), config_payload);
 
     let mut data_pack = PackBuilder::default();
     for (i, (data, n)) in data_blobs().iter().zip(nonces::DATA_BLOBS).enumerate() {
         let id = keys.blob_id(data);
         data_pack.add(&seal_blob(&keys, BlobKind::Data, id, data, zstd, &nonce(n)));
-        plaintext.insert(format!("data-{}.bin", ["a", "b", "c"][i]), data.clone());
+        let name = ["a", "b", "c"][i];
+        plaintext.insert(format!("envelope-data-{name}.bin"), zstd.encode(data));
+        plaintext.insert(format!("data-{name}.bin"), data.clone());
     }
     let data_pack = data_pack.finish(&keys, &nonce(nonces::DATA_PACK_HEADER));
 
@@ -250,8 +253,17 @@ fn generate() -> Generated {
         &nonce(nonces::TREE_ROOT),
     ));
     let tree_pack = tree_pack.finish(&keys, &nonce(nonces::TREE_PACK_HEADER));
+    plaintext.insert("envelope-tree-root.bin".into(), zstd.encode(&root));
     plaintext.insert("tree-sub.json".into(), sub);
     plaintext.insert("tree-root.json".into(), root);
+    plaintext.insert(
+        "pack-header-data.bin".into(),
+        header_plaintext(&data_pack.entries),
+    );
+    plaintext.insert(
+        "pack-header-tree.bin".into(),
+        header_plaintext(&tree_pack.entries),
+    );
 
     let index = IndexFile {
         supersedes: vec![],
@@ -269,6 +281,7 @@ fn generate() -> Generated {
         format!("index/{}", IndexId::of_bytes(&index_file)),
         index_file,
     );
+    plaintext.insert("envelope-index.bin".into(), zstd.encode(&index));
     plaintext.insert("index.bin".into(), index);
 
     for pack in [data_pack, tree_pack] {
@@ -288,9 +301,25 @@ fn generate() -> Generated {
         format!("snapshots/{}", SnapshotId::of_bytes(&snap_file)),
         snap_file,
     );
+    plaintext.insert("envelope-snapshot.bin".into(), zstd.encode(&snap));
     plaintext.insert("snapshot.json".into(), snap);
 
     Generated { repo, plaintext }
+}
+
+/// A pack header's plaintext, written here from the byte layout of spec/blobs-and-packs.md rather
+/// than by the crate's encoder, so the decode test checks the crate against the spec.
+fn header_plaintext(entries: &[PackEntry]) -> Vec<u8> {
+    let mut out = vec![1u8];
+    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    for e in entries {
+        out.push(e.kind.to_byte());
+        out.extend_from_slice(e.id.as_bytes());
+        for v in [e.offset, e.length, e.raw_len] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
 }
 
 fn vectors_dir() -> PathBuf {
@@ -422,6 +451,17 @@ fn checked_in_repository_decodes() {
     }
 
     // Config.
+    let envelope = |aad: &[u8], stored: &[u8], name: &str| {
+        let opened = keys.open("vector", aad, stored).unwrap();
+        assert_eq!(opened, fs::read(plain.join(name)).unwrap(), "{name}");
+        opened
+    };
+    let opened = envelope(
+        b"cairn/1/file/config",
+        &fs::read(repo.join("config")).unwrap(),
+        "envelope-config.bin",
+    );
+    assert_eq!(opened[0], 1, "the config is stored zstd-compressed");
     let config_payload = open_file(
         &keys,
         FileKind::Config,
@@ -445,6 +485,7 @@ fn checked_in_repository_decodes() {
 
     // Index: two packs, one of data blobs and one of tree blobs.
     let (_, index_bytes) = single_named_file(&repo.join("index"));
+    envelope(b"cairn/1/file/index", &index_bytes, "envelope-index.bin");
     let index_payload = open_file(&keys, FileKind::Index, &index_bytes).unwrap();
     assert_eq!(index_payload, fs::read(plain.join("index.bin")).unwrap());
     let index = IndexFile::decode(&index_payload).unwrap();
@@ -454,6 +495,7 @@ fn checked_in_repository_decodes() {
     // Every pack: where the layout says, named by its hash, header equal to the index entries;
     // every blob read with a ranged slice of the pack.
     let mut blobs: BTreeMap<BlobId, (BlobKind, Vec<u8>, PackEntry)> = BTreeMap::new();
+    let mut envelopes: BTreeMap<BlobId, Vec<u8>> = BTreeMap::new();
     for pack in &index.packs {
         let hex = pack.id.to_hex();
         let bytes = fs::read(repo.join("data").join(&hex[..2]).join(&hex)).unwrap();
@@ -463,6 +505,16 @@ fn checked_in_repository_decodes() {
         let header = &bytes[bytes.len() - 4 - header_len..bytes.len() - 4];
         assert_eq!(header_len, SEAL_OVERHEAD + 5 + 45 * pack.blobs.len());
         assert_eq!(decode_pack_header(&keys, header, len).unwrap(), pack.blobs);
+        let kind_name = if pack.blobs[0].kind == BlobKind::Data {
+            "data"
+        } else {
+            "tree"
+        };
+        envelope(
+            b"cairn/1/pack-header",
+            header,
+            &format!("pack-header-{kind_name}.bin"),
+        );
         let kinds: Vec<_> = pack.blobs.iter().map(|e| e.kind).collect();
         assert!(kinds.windows(2).all(|w| w[0] == w[1]), "a pack mixes kinds");
         let mut expected_offset = 0;
@@ -471,6 +523,10 @@ fn checked_in_repository_decodes() {
             expected_offset += e.length;
             let stored = &bytes[e.offset as usize..(e.offset + e.length) as usize];
             let plain = open_blob(&keys, e.kind, &e.id, e.raw_len, stored).unwrap();
+            let mut aad = b"cairn/1/blob".to_vec();
+            aad.push(e.kind.to_byte());
+            aad.extend_from_slice(e.id.as_bytes());
+            envelopes.insert(e.id, keys.open("blob", &aad, stored).unwrap());
             blobs.insert(e.id, (e.kind, plain, *e));
         }
     }
@@ -482,12 +538,26 @@ fn checked_in_repository_decodes() {
         assert_eq!((kind, blob), (&BlobKind::Data, data));
         let raw = e.length as usize == data.len() + SEAL_OVERHEAD + 1;
         assert_eq!(raw, i != 0, "blob {i}: compressed or not as expected");
-        let file = ["data-a.bin", "data-b.bin", "data-c.bin"][i];
-        assert_eq!(*blob, fs::read(plain.join(file)).unwrap());
+        let name = ["a", "b", "c"][i];
+        assert_eq!(
+            *blob,
+            fs::read(plain.join(format!("data-{name}.bin"))).unwrap()
+        );
+        let opened = &envelopes[&keys.blob_id(data)];
+        assert_eq!(
+            *opened,
+            fs::read(plain.join(format!("envelope-data-{name}.bin"))).unwrap()
+        );
+        assert_eq!(opened[0], if raw { 0 } else { 1 }, "compression byte");
     }
 
     // Snapshot, and the trees under it.
     let (_, snap_bytes) = single_named_file(&repo.join("snapshots"));
+    envelope(
+        b"cairn/1/file/snapshot",
+        &snap_bytes,
+        "envelope-snapshot.bin",
+    );
     let snap_payload = open_file(&keys, FileKind::Snapshot, &snap_bytes).unwrap();
     assert_eq!(snap_payload, fs::read(plain.join("snapshot.json")).unwrap());
     let snap = Snapshot::decode(&snap_payload).unwrap();
@@ -498,6 +568,10 @@ fn checked_in_repository_decodes() {
     assert_eq!(snap.summary.duration_secs, 1.5);
 
     let (kind, root_bytes, _) = &blobs[&snap.tree];
+    assert_eq!(
+        envelopes[&snap.tree],
+        fs::read(plain.join("envelope-tree-root.bin")).unwrap()
+    );
     assert_eq!(*kind, BlobKind::Tree);
     assert_eq!(*root_bytes, fs::read(plain.join("tree-root.json")).unwrap());
     let root = Node::decode(root_bytes).unwrap();

@@ -94,7 +94,9 @@ def main():
     k_id = blake3.blake3(master, derive_key_context="cairn 2026-11 v1 blob id key").digest()
 
     def open_file(name, stored, limit):
-        return decompress(open_sealed(k_enc, b"cairn/1/file/" + name, stored), limit)
+        opened = open_sealed(k_enc, b"cairn/1/file/" + name, stored)
+        assert opened == (PLAIN / f"envelope-{name.decode()}.bin").read_bytes()
+        return decompress(opened, limit)
 
     # Config.
     config = open_file(b"config", (REPO / "config").read_bytes(), 1 << 20)
@@ -110,6 +112,7 @@ def main():
     (n_packs,) = struct.unpack_from("<I", index, pos)
     pos += 4
     blobs = {}
+    envelopes = {}
     for _ in range(n_packs):
         pack_id = index[pos : pos + 32].hex()
         (n_blobs,) = struct.unpack_from("<I", index, pos + 32)
@@ -120,6 +123,8 @@ def main():
         (h,) = struct.unpack("<I", pack[-4:])
         assert 45 <= h and h + 4 <= len(pack)
         header = open_sealed(k_enc, b"cairn/1/pack-header", pack[-4 - h : -4])
+        kind_name = "data" if listed[0][0] == 0 else "tree"
+        assert header == (PLAIN / f"pack-header-{kind_name}.bin").read_bytes()
         assert header[0] == 1
         (count,) = struct.unpack_from("<I", header, 1)
         assert len(header) == 5 + 45 * count
@@ -127,7 +132,9 @@ def main():
         for kind, bid, off, length, raw in listed:
             assert off + length <= len(pack) - 4 - h
             aad = b"cairn/1/blob" + bytes([kind]) + bid
-            data = decompress(open_sealed(k_enc, aad, pack[off : off + length]), raw)
+            opened = open_sealed(k_enc, aad, pack[off : off + length])
+            envelopes[bid.hex()] = opened
+            data = decompress(opened, raw)
             assert len(data) == raw
             assert blake3.blake3(data, key=k_id).digest() == bid, "blob id"
             blobs[bid.hex()] = (kind, data)
@@ -141,6 +148,9 @@ def main():
     assert kind == 1 and root == (PLAIN / "tree-root.json").read_bytes()
     leaf = json.loads(root)["leaf"]
     assert [e["name"] for e in leaf] == ["hello.txt", "link", "sub"]
+    assert envelopes[snap["tree"]] == (PLAIN / "envelope-tree-root.bin").read_bytes()
+    for part, c in zip(leaf[0]["content"], "abc"):
+        assert envelopes[part["chunk"]] == (PLAIN / f"envelope-data-{c}.bin").read_bytes()
     content = b"".join(blobs[p["chunk"]][1] for p in leaf[0]["content"])
     assert len(content) == leaf[0]["size"]
     expected = b"".join((PLAIN / f"data-{c}.bin").read_bytes() for c in "abc")
