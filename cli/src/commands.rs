@@ -105,8 +105,3 @@ pub fn split_snapshot_path(spec: &str) -> (&str, Option<&str>) {
         None => (spec, None),
     }
 }
-
-/// A path as text for output: lossy for names that are not UTF-8.
-pub fn display_path(p: &std::path::Path) -> String {
-    p.to_string_lossy().into_owned()
-}

@@ -1,12 +1,88 @@
-//! `cairn restore` (waiting for the engine command).
+//! `cairn restore`: write a snapshot, or part of it, into a directory.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use cairn_engine::commands::restore::{restore, RestoreOptions};
+use clap::Args;
+use serde_json::json;
+
+use super::split_snapshot_path;
 use crate::args::Context;
 use crate::exit::Status;
-use anyhow::{bail, Result};
-use clap::Args;
+use crate::output::bytes;
+use crate::progress::{Bar, Work};
+
 /// Flags of `restore`.
 #[derive(Args, Debug)]
-pub struct RestoreArgs {}
+pub struct RestoreArgs {
+    /// `latest` or a snapshot id, optionally with `:PATH` to restore only that directory's contents
+    #[arg(value_name = "SNAPSHOT[:PATH]")]
+    pub snapshot: String,
+    /// Directory to restore into (created if missing)
+    #[arg(short, long, value_name = "DIR")]
+    pub target: PathBuf,
+    /// Restore only paths matching this glob, and what is below them (repeatable)
+    #[arg(short, long = "include", value_name = "GLOB")]
+    pub includes: Vec<String>,
+    /// Leave out paths matching this glob (repeatable)
+    #[arg(short, long = "exclude", value_name = "GLOB")]
+    pub excludes: Vec<String>,
+    /// Read every restored file back and compare it with the snapshot
+    #[arg(long)]
+    pub verify: bool,
+}
+
 /// Runs `restore`.
-pub fn run(_ctx: &Context, _args: &RestoreArgs) -> Result<Status> {
-    bail!("not yet")
+pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Status> {
+    let (spec, subpath) = split_snapshot_path(&args.snapshot);
+    let repo = ctx.open_indexed()?;
+    let (id, snapshot) = repo.find_snapshot(spec)?;
+    let options = RestoreOptions::new(&args.target)
+        .include(args.includes.iter().cloned())
+        .exclude(args.excludes.iter().cloned())
+        .subpath(subpath.filter(|p| !p.is_empty()))
+        .verify(args.verify);
+    let bar = Bar::new(ctx, Work::Restore);
+    let stats = restore(&repo, &snapshot, &options, &bar);
+    bar.finish();
+    let stats = stats?;
+    if ctx.out.json {
+        let errors: Vec<_> = stats
+            .errors
+            .iter()
+            .map(|e| json!({ "path": e.path.to_string_lossy(), "message": e.message }))
+            .collect();
+        ctx.out.json_doc(&json!({
+            "snapshot": id.to_hex(),
+            "target": args.target.to_string_lossy(),
+            "files": stats.files,
+            "dirs": stats.dirs,
+            "others": stats.others,
+            "bytes": stats.bytes,
+            "errors": errors,
+        }))?;
+    } else {
+        ctx.out.line(format_args!(
+            "restored snapshot {} to {}: {} files, {} directories, {} other entries, {}",
+            id.short(),
+            args.target.display(),
+            stats.files,
+            stats.dirs,
+            stats.others,
+            bytes(stats.bytes)
+        ))?;
+    }
+    for e in &stats.errors {
+        eprintln!("cairn: error: {}: {}", e.path.display(), e.message);
+    }
+    if stats.errors.is_empty() {
+        Ok(Status::Ok)
+    } else {
+        eprintln!(
+            "cairn: the restore is incomplete: {} files or directories could not be restored exactly",
+            stats.errors.len()
+        );
+        Ok(Status::Incomplete)
+    }
 }
