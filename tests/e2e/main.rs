@@ -1,1 +1,14 @@
+//! End-to-end tests: they drive the real `cairn` binary, as a user or a script would, against
+//! repositories in scratch directories, and check what a user relies on: the data comes back byte for
+//! byte with its metadata, the exit codes are the documented ones, and faults are reported clearly.
+//!
+//! One test binary (like ripgrep's `tests/tests.rs`); each module covers one area; `util` holds the
+//! scratch directories and the runner. Tests run in parallel, each in its own directory.
 
+mod backup_options;
+mod basics;
+mod browse;
+mod faults;
+mod keys;
+mod roundtrip;
+mod util;
