@@ -18,7 +18,7 @@ pub const ZSTD: u8 = 1;
 pub enum Compression {
     /// Store everything raw.
     Off,
-    /// zstd at this level (1 to 22).
+    /// zstd at this level (the config allows 1 to 19).
     Zstd(i32),
 }
 
@@ -58,12 +58,12 @@ pub fn decode(what: &'static str, mut plaintext: Vec<u8>, limit: usize) -> Resul
             Ok(plaintext)
         }
         Some(&ZSTD) => {
-            let decoder = zstd::stream::read::Decoder::new(&plaintext[1..]).map_err(|e| {
-                FormatError::Decompression {
+            let decoder = zstd::stream::read::Decoder::new(&plaintext[1..])
+                .map_err(|e| FormatError::Decompression {
                     what,
                     detail: e.to_string(),
-                }
-            })?;
+                })?
+                .single_frame();
             let mut out = Vec::new();
             decoder
                 .take(limit as u64 + 1)

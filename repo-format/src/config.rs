@@ -29,7 +29,7 @@ pub struct ChunkerParams {
     pub avg_size: u32,
     /// Largest chunk, in bytes.
     pub max_size: u32,
-    /// Per-repository seed that permutes FastCDC's gear table, so chunk boundaries do not reveal
+    /// Per-repository seed XORed into FastCDC's gear table, so chunk boundaries do not reveal
     /// content to anyone without the config.
     pub seed: u64,
 }
@@ -43,7 +43,7 @@ pub enum ChunkerAlgorithm {
 }
 
 impl ChunkerParams {
-    /// The defaults chosen by measurement (see spec/chunking.md): 512 KiB / 1 MiB / 8 MiB.
+    /// The defaults: 512 KiB / 1 MiB / 8 MiB (spec/chunking.md says why).
     pub fn with_seed(seed: u64) -> Self {
         ChunkerParams {
             algorithm: ChunkerAlgorithm::FastCdc2020,
@@ -59,7 +59,8 @@ impl ChunkerParams {
         if !in_range(self.min_size, CHUNK_MIN_RANGE)
             || !in_range(self.avg_size, CHUNK_AVG_RANGE)
             || !in_range(self.max_size, CHUNK_MAX_RANGE)
-            || !(self.min_size <= self.avg_size && self.avg_size <= self.max_size)
+            || self.min_size > self.avg_size
+            || self.avg_size > self.max_size
         {
             return Err(FormatError::malformed(
                 "config",

@@ -115,7 +115,7 @@ mod tests {
 
     fn entry(seed: u8) -> PackEntry {
         PackEntry {
-            kind: if seed % 2 == 0 {
+            kind: if seed.is_multiple_of(2) {
                 BlobKind::Data
             } else {
                 BlobKind::Tree

@@ -15,6 +15,12 @@ use crate::error::{FormatError, Result};
 use crate::version::FORMAT_VERSION;
 
 const KEY_AAD: &[u8] = b"cairn/1/key";
+/// Most memory a key file may ask of the key derivation: 1 GiB.
+pub const MAX_KDF_MEMORY_KIB: u32 = 1 << 20;
+/// Most passes a key file may ask for.
+pub const MAX_KDF_ITERATIONS: u32 = 16;
+/// Most lanes a key file may ask for.
+pub const MAX_KDF_PARALLELISM: u32 = 16;
 /// Largest key file a reader parses.
 pub const MAX_KEY_FILE_LEN: usize = 64 << 10;
 
@@ -52,7 +58,7 @@ impl KdfParams {
     }
 
     /// Derives the 32-byte wrapping key. Refuses parameters a hostile file could use to exhaust the
-    /// machine (over 4 GiB, over 64 passes).
+    /// machine.
     fn derive(&self, password: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
         if self.algorithm != "argon2id" {
             return Err(FormatError::malformed(
@@ -60,7 +66,10 @@ impl KdfParams {
                 format!("unknown key derivation {:?}", self.algorithm),
             ));
         }
-        if self.memory_kib > 4 << 20 || self.iterations > 64 || self.parallelism > 64 {
+        if self.memory_kib > MAX_KDF_MEMORY_KIB
+            || self.iterations > MAX_KDF_ITERATIONS
+            || self.parallelism > MAX_KDF_PARALLELISM
+        {
             return Err(FormatError::malformed(
                 "key file",
                 "key derivation cost beyond the permitted maximum",

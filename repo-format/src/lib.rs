@@ -39,7 +39,10 @@ pub use error::{FormatError, Result};
 pub use file::{open_file, seal_file, FileKind};
 pub use id::{BlobId, IndexId, KeyId, PackId, RepoId, SnapshotId, ID_LEN};
 pub use index::{IndexFile, IndexPack, INDEX_VERSION};
-pub use key::{KdfParams, KeyFile, MAX_KEY_FILE_LEN};
+pub use key::{
+    KdfParams, KeyFile, MAX_KDF_ITERATIONS, MAX_KDF_MEMORY_KIB, MAX_KDF_PARALLELISM,
+    MAX_KEY_FILE_LEN,
+};
 pub use pack::{
     decode_header as decode_pack_header, header_len_from_trailer, FinishedPack, PackBuilder,
     PackEntry, ENTRY_LEN as PACK_ENTRY_LEN, MAX_PACK_LEN, PACK_HEADER_VERSION,

@@ -159,6 +159,12 @@ pub fn header_len_from_trailer(trailer: &[u8], pack_len: u64) -> Result<u32> {
         .try_into()
         .map_err(|_| FormatError::malformed("pack trailer", "not 4 bytes"))?;
     let len = u32::from_le_bytes(t);
+    if pack_len > MAX_PACK_LEN {
+        return Err(FormatError::malformed(
+            "pack trailer",
+            format!("a pack of {pack_len} bytes exceeds the maximum of {MAX_PACK_LEN}"),
+        ));
+    }
     if (len as usize) < SEAL_OVERHEAD + 5 || len as u64 + 4 > pack_len {
         return Err(FormatError::malformed(
             "pack trailer",
@@ -185,14 +191,10 @@ pub fn decode_header(keys: &Keys, sealed: &[u8], pack_len: u64) -> Result<Vec<Pa
         });
     }
     let count = r.u32(WHAT)? as usize;
-    if r.remaining() != count * ENTRY_LEN {
+    if count.checked_mul(ENTRY_LEN) != Some(r.remaining()) {
         return Err(FormatError::malformed(
             WHAT,
-            format!(
-                "{count} entries need {} bytes, found {}",
-                count * ENTRY_LEN,
-                r.remaining()
-            ),
+            format!("{count} entries do not fit in {} bytes", r.remaining()),
         ));
     }
     let mut entries = Vec::with_capacity(count);

@@ -24,7 +24,7 @@ pub enum Source {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<Vec<String>>,
     },
-    /// A Kubernetes application; its fields are defined in spec/kubernetes.md.
+    /// A Kubernetes application; its fields arrive with the Kubernetes backup (spec/snapshots.md).
     Kubernetes {
         /// The application's fields.
         #[serde(flatten)]
@@ -102,8 +102,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Encodes the payload.
+    /// Encodes the payload. A duration that is not a finite number is written as 0, since JSON has no
+    /// other way to say it.
     pub fn encode(&self) -> Vec<u8> {
+        if !self.summary.duration_secs.is_finite() {
+            let mut fixed = self.clone();
+            fixed.summary.duration_secs = 0.0;
+            return fixed.encode();
+        }
         serde_json::to_vec(self).expect("snapshot serialises")
     }
 
@@ -159,5 +165,18 @@ mod tests {
             assert_eq!(Snapshot::decode(&snap.encode()).unwrap(), snap);
         }
         assert!(Snapshot::decode(b"{}").is_err());
+    }
+
+    #[test]
+    fn a_non_finite_duration_still_decodes() {
+        let mut snap = Snapshot::decode(br#"{"version":1,"time":"2026-11-21T10:00:00Z","host":"h","tree":"0000000000000000000000000000000000000000000000000000000000000000","source":{"type":"files"}}"#).unwrap();
+        snap.summary.duration_secs = f64::NAN;
+        assert_eq!(
+            Snapshot::decode(&snap.encode())
+                .unwrap()
+                .summary
+                .duration_secs,
+            0.0
+        );
     }
 }

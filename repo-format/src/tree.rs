@@ -291,7 +291,8 @@ pub struct Entry {
     /// Extended attributes, sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub xattrs: Vec<Xattr>,
-    /// Symlink target, or for a hard link the snapshot path of the file it links to.
+    /// Symlink target, or for a hard link the absolute snapshot path (`/`-separated, from the
+    /// snapshot's root) of the file it links to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Name>,
     /// File content (files and hard links).
@@ -345,11 +346,10 @@ impl Entry {
             EntryKind::Symlink | EntryKind::Hardlink if self.target.is_none() => {
                 return bad("link without target")
             }
-            EntryKind::File | EntryKind::Hardlink => {
-                if content_len(&self.content)? != self.size {
-                    return bad("content length differs from size");
-                }
+            EntryKind::File | EntryKind::Hardlink if content_len(&self.content)? != self.size => {
+                return bad("content length differs from size")
             }
+            EntryKind::File | EntryKind::Hardlink => {}
             _ if !self.content.is_empty() => return bad("content on an entry that is not a file"),
             _ => {}
         }
@@ -451,8 +451,9 @@ fn check_sorted<'a>(mut names: impl Iterator<Item = &'a Name>) -> Result<()> {
 }
 
 /// Decides where lists are cut: after an item whose key hashes to a boundary at this level, or when
-/// a piece reaches [`PIECE_MAX`] items. Boundaries depend only on the items, so an unchanged run of
-/// items is cut the same way in every snapshot.
+/// a piece reaches [`PIECE_MAX`] items. Boundaries depend on the items (and, past a run of
+/// [`PIECE_MAX`] items without one, on position), so an unchanged run of items is cut the same way
+/// in every snapshot.
 #[derive(Clone, Debug)]
 pub struct Splitter {
     level: u8,
