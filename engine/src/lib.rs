@@ -16,11 +16,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod archiver;
 mod backend;
 mod blob_writer;
-pub mod commands;
 mod cache;
 mod chunker;
+pub mod commands;
 mod error;
 mod fsmeta;
 mod index;
@@ -38,8 +39,11 @@ pub use blob_writer::{BlobWriter, WriteStats, MAX_UPLOADS_IN_FLIGHT};
 pub use cache::{default_cache_dir, Cache};
 pub use chunker::{ChunkBatch, Chunker, WINDOW};
 pub use error::{Error, ErrorKind, FileError, Result, ResultExt};
+pub use fsmeta::{
+    entry_from_metadata, kind_of, make_node, read_xattrs, set_mode, set_mtime, set_owner,
+    write_xattr,
+};
 pub use index::{BlobLocation, Index, IndexBuilder};
-pub use fsmeta::{entry_from_metadata, kind_of, make_node, read_xattrs, set_mode, set_mtime, set_owner, write_xattr};
 pub use indexed::{DirEntries, Indexed};
 pub use progress::{NoProgress, Progress};
 pub use repository::{InitOptions, KdfCost, KeyInfo, OpenOptions, Repository};
