@@ -256,9 +256,11 @@ impl Context {
     pub fn open(&self) -> Result<Repository> {
         let backend = self.backend(false)?;
         let password = self.password(false)?;
-        let repo = Repository::open(backend, password.bytes(), &self.open_options())?;
-        crate::signal::install();
-        Ok(repo)
+        Ok(Repository::open(
+            backend,
+            password.bytes(),
+            &self.open_options(),
+        )?)
     }
 
     /// Opens the repository and loads its index.

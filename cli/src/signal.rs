@@ -27,7 +27,7 @@ extern "C" fn on_sigint(_: libc::c_int) {
     }
 }
 
-/// Installs the SIGINT handler.
+/// Installs the SIGINT handler; done first thing, so an interrupt at any moment exits with 130.
 pub fn install() {
     // SAFETY: the handler only calls async-signal-safe functions.
     unsafe {

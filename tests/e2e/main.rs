@@ -10,5 +10,7 @@ mod basics;
 mod browse;
 mod faults;
 mod keys;
+mod readme;
 mod roundtrip;
+mod terminal;
 mod util;

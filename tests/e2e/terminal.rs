@@ -1,0 +1,112 @@
+//! Behaviour that depends on how cairn is run: interrupted with SIGINT, and on a terminal (progress
+//! bars) or off one (no bars, only the summary).
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// True once process `pid` catches SIGINT (its handler is installed).
+fn catches_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+}
+
+#[test]
+fn sigint_exits_130_and_saves_no_snapshot() {
+    let s = Scratch::new();
+    s.init();
+    let mut cmd = s.command(&["backup", "--stdin"]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Some data, then the stream stays open: the backup is under way, waiting for more.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&Rng::new(9).bytes(1 << 20)).unwrap();
+    let started = Instant::now();
+    while !catches_sigint(child.id()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "cairn never installed its handler"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: sending a signal to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cairn: interrupted"));
+    assert!(s.snapshot_ids().is_empty());
+    s.cairn(&["check"]).ok();
+}
+
+#[test]
+fn off_a_terminal_there_are_no_progress_bars() {
+    let s = Scratch::new();
+    s.init();
+    let src = s.join("src");
+    write(&src.join("f"), Rng::new(10).bytes(100_000));
+    let r = s.cairn(&["backup", src.to_str().unwrap()]).ok();
+    assert!(r.stderr.is_empty(), "stderr off a terminal: {:?}", r.stderr);
+    assert!(r.stdout().contains("snapshot "), "{}", r.stdout());
+    let t = s.join("t");
+    let r = s
+        .cairn(&["restore", "latest", "--target", t.to_str().unwrap()])
+        .ok();
+    assert!(r.stderr.is_empty(), "{:?}", r.stderr);
+}
+
+#[test]
+fn on_a_terminal_backup_draws_a_progress_bar() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: script(1) (bsdutils) is not installed");
+        return;
+    }
+    let s = Scratch::new();
+    s.init();
+    let src = s.join("src");
+    let mut rng = Rng::new(11);
+    for i in 0..20 {
+        write(&src.join(format!("f{i}")), rng.bytes(2 << 20));
+    }
+    // script(1) gives cairn a pseudo-terminal and copies what it draws to stdout.
+    let line = format!("{CAIRN} backup {}", src.display());
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qefc", &line, "/dev/null"])
+        .env("CAIRN_REPOSITORY", s.repo())
+        .env("CAIRN_PASSWORD", PASSWORD)
+        .env("CAIRN_CACHE_DIR", s.join("cache"))
+        .env("COLUMNS", "120")
+        .stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("snapshot "), "{text}");
+    // The bar's elapsed-time field, and its file and byte counts.
+    assert!(
+        text.contains("[00:00:"),
+        "no progress bar on a terminal: {text}"
+    );
+    assert!(
+        text.contains("/20 files") || text.contains(" files"),
+        "{text}"
+    );
+    assert!(text.contains("MiB"), "no byte counts on a terminal: {text}");
+}
