@@ -123,6 +123,10 @@ impl BlobWriter {
         let stored = sealed.bytes.len() as u64;
         let full = {
             let mut pack = self.pack_for(kind).lock().expect("pack lock");
+            if pack.is_empty() {
+                // Room for a full pack, its last blob and its header: the buffer never regrows.
+                *pack = PackBuilder::with_capacity(self.pack_size + sealed.bytes.len() + (1 << 20));
+            }
             pack.add(&sealed);
             (pack.len() >= self.pack_size).then(|| std::mem::take(&mut *pack))
         };
