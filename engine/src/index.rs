@@ -75,10 +75,11 @@ impl IndexBuilder {
         }
     }
 
-    /// Sorts and deduplicates (a blob stored twice is found in the first pack listed).
+    /// Sorts and deduplicates. A blob stored in two packs is found in either: both copies are valid.
     pub fn build(mut self) -> Index {
         for table in [&mut self.index.data, &mut self.index.trees] {
-            table.sort_by(|a, b| a.id.cmp(&b.id));
+            // In place: a stable sort would allocate half the table again.
+            table.sort_unstable_by_key(|s| s.id);
             table.dedup_by(|later, first| later.id == first.id);
             table.shrink_to_fit();
         }
@@ -179,7 +180,10 @@ mod tests {
         let index = b.build();
         let loc = index.get(BlobKind::Data, &BlobId([3; 32])).unwrap();
         assert_eq!((loc.pack, loc.offset), (PackId([1; 32]), 50));
-        assert_eq!(index.get(BlobKind::Tree, &BlobId([9; 32])).unwrap().pack, PackId([2; 32]));
+        assert_eq!(
+            index.get(BlobKind::Tree, &BlobId([9; 32])).unwrap().pack,
+            PackId([2; 32])
+        );
         assert!(!index.contains(BlobKind::Tree, &BlobId([3; 32])));
         assert_eq!(index.len(BlobKind::Data), 2);
     }

@@ -25,7 +25,7 @@ impl SnapshotFilter {
 
     /// True when `s` passes the filter.
     pub fn matches(&self, s: &Snapshot) -> bool {
-        let host_ok = self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.host);
+        let host_ok = self.hosts.is_empty() || self.hosts.contains(&s.host);
         let tags_ok = self.tags.is_empty()
             || self.tags.iter().any(|group| {
                 group
@@ -46,10 +46,12 @@ impl SnapshotFilter {
 /// Picks one snapshot from `all` (oldest first) by `latest` or a unique prefix of its id.
 pub fn select(all: Vec<(SnapshotId, Snapshot)>, spec: &str) -> Result<(SnapshotId, Snapshot)> {
     if spec == "latest" {
-        return all
-            .into_iter()
-            .next_back()
-            .ok_or_else(|| Error::new(ErrorKind::NotFound, "no snapshot matches: the repository has none that fit"));
+        return all.into_iter().next_back().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                "no snapshot matches: the repository has none that fit",
+            )
+        });
     }
     if spec.is_empty() || !spec.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::new(
@@ -104,12 +106,27 @@ mod tests {
             (SnapshotId([0xab; 32]), snap("a", &[])),
             (SnapshotId([0xac; 32]), snap("b", &[])),
         ];
-        assert_eq!(select(all.clone(), "latest").unwrap().0, SnapshotId([0xac; 32]));
+        assert_eq!(
+            select(all.clone(), "latest").unwrap().0,
+            SnapshotId([0xac; 32])
+        );
         assert_eq!(select(all.clone(), "ab").unwrap().0, SnapshotId([0xab; 32]));
-        assert_eq!(select(all.clone(), "a").unwrap_err().kind(), ErrorKind::InvalidInput);
-        assert_eq!(select(all.clone(), "ff").unwrap_err().kind(), ErrorKind::NotFound);
-        assert_eq!(select(all, "nope").unwrap_err().kind(), ErrorKind::InvalidInput);
-        assert_eq!(select(vec![], "latest").unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            select(all.clone(), "a").unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            select(all.clone(), "ff").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            select(all, "nope").unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            select(vec![], "latest").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
     }
 
     #[test]

@@ -213,8 +213,7 @@ fn find_parent(
         ParentChoice::Auto => Ok(repo
             .snapshots()?
             .into_iter()
-            .filter(|(_, s)| s.host == host && s.paths == paths && s.source == Source::Files)
-            .next_back()),
+            .rfind(|(_, s)| s.host == host && s.paths == paths && s.source == Source::Files)),
     }
 }
 
@@ -383,11 +382,13 @@ mod tests {
     #[test]
     fn a_failing_command_saves_no_snapshot() {
         let repo = memory_repo();
-        let mut opts = BackupOptions::default();
-        opts.stream = Some(StreamSource::Command {
-            filename: "dump.sql".into(),
-            argv: vec!["sh".into(), "-c".into(), "printf data; exit 3".into()],
-        });
+        let mut opts = BackupOptions {
+            stream: Some(StreamSource::Command {
+                filename: "dump.sql".into(),
+                argv: vec!["sh".into(), "-c".into(), "printf data; exit 3".into()],
+            }),
+            ..Default::default()
+        };
         let err = backup(&repo, &opts, &NoProgress).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::SourceFailed);
         assert!(repo.snapshots().unwrap().is_empty());
