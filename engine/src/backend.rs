@@ -187,7 +187,12 @@ impl Backend {
     }
 
     /// Reads `range` of a file.
-    pub fn read_range(&self, t: FileType, name: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
+    pub fn read_range(
+        &self,
+        t: FileType,
+        name: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Bytes> {
         self.runtime.block_on(self.read_range_async(t, name, range))
     }
 
@@ -208,7 +213,11 @@ impl Backend {
         if bytes.len() as u64 != want {
             return Err(Error::new(
                 ErrorKind::Damaged,
-                format!("{} {name}: short read ({} of {want} bytes)", t.name(), bytes.len()),
+                format!(
+                    "{} {name}: short read ({} of {want} bytes)",
+                    t.name(),
+                    bytes.len()
+                ),
             ));
         }
         Ok(bytes)
@@ -260,10 +269,8 @@ impl Backend {
             .filter_map(|m| {
                 let name = m.location.filename()?.to_string();
                 // Ids are 64 hex digits; anything else (a stray temporary file) is not ours.
-                (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())).then_some(Listed {
-                    name,
-                    size: m.size,
-                })
+                (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then_some(Listed { name, size: m.size })
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -280,14 +287,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = Backend::local(dir.path(), false).unwrap();
         let name = "ab".repeat(32);
-        b.write(FileType::Pack, &name, Bytes::from_static(b"hello")).unwrap();
+        b.write(FileType::Pack, &name, Bytes::from_static(b"hello"))
+            .unwrap();
         assert!(dir.path().join("data/ab").join(&name).is_file());
         assert_eq!(b.read(FileType::Pack, &name).unwrap(), "hello");
         assert_eq!(b.read_range(FileType::Pack, &name, 1..3).unwrap(), "el");
         assert!(b.read_range(FileType::Pack, &name, 1..30).is_err());
         assert_eq!(
             b.list(FileType::Pack).unwrap(),
-            vec![Listed { name: name.clone(), size: 5 }]
+            vec![Listed {
+                name: name.clone(),
+                size: 5
+            }]
         );
         b.delete(FileType::Pack, &name).unwrap();
         b.delete(FileType::Pack, &name).unwrap();

@@ -63,7 +63,11 @@ impl Cache {
 
     /// A cached index file.
     pub fn index_file(&self, id: &IndexId) -> Option<Vec<u8>> {
-        self.index.get(id.as_bytes()).ok().flatten().map(|v| v.to_vec())
+        self.index
+            .get(id.as_bytes())
+            .ok()
+            .flatten()
+            .map(|v| v.to_vec())
     }
 
     /// Remembers an index file.
@@ -85,7 +89,11 @@ impl Cache {
 
     /// A cached tree blob (as stored: sealed).
     pub fn tree_blob(&self, id: &BlobId) -> Option<Vec<u8>> {
-        self.trees.get(id.as_bytes()).ok().flatten().map(|v| v.to_vec())
+        self.trees
+            .get(id.as_bytes())
+            .ok()
+            .flatten()
+            .map(|v| v.to_vec())
     }
 
     /// Remembers a tree blob.

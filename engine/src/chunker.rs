@@ -79,7 +79,9 @@ impl<R: Read> Chunker<R> {
         .map(|c| c.offset..c.offset + c.length)
         .collect();
         if !self.eof {
-            let last = chunks.pop().expect("a full window holds at least two chunks");
+            let last = chunks
+                .pop()
+                .expect("a full window holds at least two chunks");
             self.carry = buf.split_off(last.start);
         }
         Ok(Some(ChunkBatch {
@@ -123,10 +125,16 @@ mod tests {
         let mut data = vec![0u8; 40 << 20];
         rand::rngs::StdRng::seed_from_u64(1).fill_bytes(&mut data);
         let p = params();
-        let whole: Vec<Vec<u8>> =
-            FastCDC::with_level_and_seed(&data, p.min_size, p.avg_size, p.max_size, Normalization::Level1, p.seed)
-                .map(|c| data[c.offset..c.offset + c.length].to_vec())
-                .collect();
+        let whole: Vec<Vec<u8>> = FastCDC::with_level_and_seed(
+            &data,
+            p.min_size,
+            p.avg_size,
+            p.max_size,
+            Normalization::Level1,
+            p.seed,
+        )
+        .map(|c| data[c.offset..c.offset + c.length].to_vec())
+        .collect();
         assert_eq!(all_chunks(&data, 1 << 30), whole);
         assert_eq!(all_chunks(&data, 100_003), whole);
         assert!(all_chunks(&[], 10).is_empty());
@@ -140,6 +148,10 @@ mod tests {
         data.splice(1000..1000, *b"inserted");
         let after = all_chunks(&data, usize::MAX);
         let common = after.iter().filter(|c| before.contains(c)).count();
-        assert!(common + 2 >= before.len(), "{common} of {} chunks kept", before.len());
+        assert!(
+            common + 2 >= before.len(),
+            "{common} of {} chunks kept",
+            before.len()
+        );
     }
 }

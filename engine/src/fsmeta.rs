@@ -85,7 +85,12 @@ pub fn read_xattrs(path: &Path) -> io::Result<Vec<Xattr>> {
         loop {
             // SAFETY: the buffer is valid for its length.
             let n = unsafe {
-                libc::lgetxattr(p.as_ptr(), cname.as_ptr(), value.as_mut_ptr().cast(), value.len())
+                libc::lgetxattr(
+                    p.as_ptr(),
+                    cname.as_ptr(),
+                    value.as_mut_ptr().cast(),
+                    value.len(),
+                )
             };
             if n >= 0 {
                 value.truncate(n as usize);
@@ -147,7 +152,12 @@ pub fn set_mtime(path: &Path, mtime_ns: i64) -> io::Result<()> {
     let times = [ts, ts];
     // SAFETY: valid C string and two timespecs.
     let rc = unsafe {
-        libc::utimensat(libc::AT_FDCWD, p.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        libc::utimensat(
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     };
     if rc == 0 {
         Ok(())
@@ -164,7 +174,12 @@ pub fn make_node(path: &Path, kind: EntryKind, mode: u32, rdev: u64) -> io::Resu
         EntryKind::Blockdev => libc::S_IFBLK,
         EntryKind::Fifo => libc::S_IFIFO,
         EntryKind::Socket => libc::S_IFSOCK,
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a special file")),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a special file",
+            ))
+        }
     };
     // SAFETY: valid C string.
     let rc = unsafe { libc::mknod(p.as_ptr(), file_type | (mode & 0o7777), rdev as libc::dev_t) };

@@ -28,7 +28,11 @@ impl Repository {
         let listed = self.backend.list(FileType::Index)?;
         let ids: Vec<IndexId> = listed
             .iter()
-            .map(|l| l.name.parse().map_err(|e| Error::format("index file name", e)))
+            .map(|l| {
+                l.name
+                    .parse()
+                    .map_err(|e| Error::format("index file name", e))
+            })
             .collect::<Result<_>>()?;
         let files: Vec<(IndexId, IndexFile)> = ids
             .par_iter()
@@ -189,7 +193,10 @@ impl Indexed {
                 Node::Content(_) => {
                     return Err(Error::new(
                         ErrorKind::Damaged,
-                        format!("tree {} is a content list where a directory was expected", id.short()),
+                        format!(
+                            "tree {} is a content list where a directory was expected",
+                            id.short()
+                        ),
                     ))
                 }
             }
@@ -231,7 +238,10 @@ impl Indexed {
         depth: usize,
     ) -> Result<()> {
         if depth > 8 {
-            return Err(Error::new(ErrorKind::Damaged, "content lists nest deeper than 8 levels"));
+            return Err(Error::new(
+                ErrorKind::Damaged,
+                "content lists nest deeper than 8 levels",
+            ));
         }
         for part in parts {
             match *part {
@@ -253,7 +263,10 @@ impl Indexed {
                     if *offset - before != len {
                         return Err(Error::new(
                             ErrorKind::Damaged,
-                            format!("content list {} covers a different length than recorded", id.short()),
+                            format!(
+                                "content list {} covers a different length than recorded",
+                                id.short()
+                            ),
                         ));
                     }
                 }
@@ -294,7 +307,10 @@ impl Indexed {
                 }
             }
         }
-        Err(Error::new(ErrorKind::Damaged, "content lists nest deeper than 8 levels"))
+        Err(Error::new(
+            ErrorKind::Damaged,
+            "content lists nest deeper than 8 levels",
+        ))
     }
 }
 
@@ -327,7 +343,10 @@ impl Iterator for DirEntries<'_> {
                     self.failed = true;
                     return Some(Err(Error::new(
                         ErrorKind::Damaged,
-                        format!("tree {} is a content list where a directory was expected", id.short()),
+                        format!(
+                            "tree {} is a content list where a directory was expected",
+                            id.short()
+                        ),
                     )));
                 }
                 Err(e) => {

@@ -198,7 +198,10 @@ impl Repository {
             &random_nonce(),
         );
         backend.write(FileType::Config, "config", Bytes::from(sealed))?;
-        let cache = open.cache_dir.as_ref().and_then(|d| Cache::open(d, &config.id));
+        let cache = open
+            .cache_dir
+            .as_ref()
+            .and_then(|d| Cache::open(d, &config.id));
         Ok(Repository {
             backend,
             config,
@@ -217,9 +220,9 @@ impl Repository {
                 return Err(Error::new(
                     ErrorKind::NotARepository,
                     format!(
-                        "{} is not a cairn repository (it has no config); create one with `cairn init`",
-                        backend.location()
-                    ),
+                    "{} is not a cairn repository (it has no config); create one with `cairn init`",
+                    backend.location()
+                ),
                 ))
             }
             Err(e) => return Err(e),
@@ -317,7 +320,8 @@ impl Repository {
             FileKind::Index => FileType::Index,
             FileKind::Snapshot => FileType::Snapshot,
         };
-        self.backend.write(t, &hex::encode(id), Bytes::from(sealed))?;
+        self.backend
+            .write(t, &hex::encode(id), Bytes::from(sealed))?;
         Ok(id)
     }
 

@@ -51,7 +51,13 @@ impl Names {
                 let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
                 let mut result = std::ptr::null_mut();
                 let rc = unsafe {
-                    libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+                    libc::getpwuid_r(
+                        uid,
+                        &mut pwd,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        &mut result,
+                    )
                 };
                 (rc == 0 && !result.is_null()).then(|| {
                     // SAFETY: on success pw_name points at a NUL-terminated string inside buf.
@@ -74,7 +80,13 @@ impl Names {
                 let mut grp: libc::group = unsafe { std::mem::zeroed() };
                 let mut result = std::ptr::null_mut();
                 let rc = unsafe {
-                    libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+                    libc::getgrgid_r(
+                        gid,
+                        &mut grp,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        &mut result,
+                    )
                 };
                 (rc == 0 && !result.is_null()).then(|| {
                     // SAFETY: on success gr_name points at a NUL-terminated string inside buf.

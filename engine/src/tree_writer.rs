@@ -145,7 +145,8 @@ impl<'w> DirBuilder<'w> {
         let entries = std::mem::take(&mut self.leaf);
         let child = leaf_child(self.writer, entries)?;
         let writer = self.writer;
-        self.upper.push(0, child, &mut |group| branch_child(writer, group))
+        self.upper
+            .push(0, child, &mut |group| branch_child(writer, group))
     }
 
     /// Writes what is left; returns the directory's root node.
@@ -228,7 +229,8 @@ impl<'w> ContentBuilder<'w> {
         let parts = std::mem::take(&mut self.pending);
         let writer = self.writer;
         let list = content_list(writer, parts)?;
-        self.upper.push(0, list, &mut |group| content_list(writer, group))
+        self.upper
+            .push(0, list, &mut |group| content_list(writer, group))
     }
 
     /// Writes what is left; returns the parts the file's entry holds.
