@@ -190,7 +190,7 @@ pub struct Context {
 
 impl Context {
     /// Resolves the global flags against the environment.
-    pub fn new(g: &GlobalArgs) -> Result<Context> {
+    pub fn new(g: &GlobalArgs) -> Context {
         let password = if let Some(file) = &g.password_file {
             PasswordSource::File(file.clone())
         } else if let Some(cmd) = &g.password_command {
@@ -209,13 +209,13 @@ impl Context {
         };
         let out = Output::new(g.json, g.quiet);
         let bars = !g.json && !g.quiet && std::io::stderr().is_terminal();
-        Ok(Context {
+        Context {
             repo: g.repo.clone().filter(|r| !r.is_empty()),
             password,
             cache_dir,
             out,
             bars,
-        })
+        }
     }
 
     /// The repository location as given.

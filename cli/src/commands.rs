@@ -24,7 +24,7 @@ pub mod tag;
 
 /// Runs the command of `cli`.
 pub fn run(cli: Cli) -> Result<Status> {
-    let ctx = Context::new(&cli.global)?;
+    let ctx = Context::new(&cli.global);
     match &cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Backup(a) => backup::run(&ctx, a),

@@ -135,7 +135,7 @@ pub fn report(e: &anyhow::Error) -> i32 {
     code_for(e)
 }
 
-/// Panics are bugs: say so in one line, without a backtrace hint.
+/// Panics are bugs: say so in one line, without a backtrace unless RUST_BACKTRACE asks for one.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let msg = info
@@ -148,7 +148,15 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("cairn: internal error{at}: {msg}; please report this as a bug");
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("unnamed");
+        eprintln!(
+            "cairn: internal error in thread {thread}{at}: {msg}; please report this as a bug"
+        );
+        // RUST_BACKTRACE=1 adds the backtrace, for the report.
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
     }));
 }
 

@@ -83,7 +83,7 @@ pub fn read_exclude_file(path: &std::path::Path) -> Result<Vec<String>> {
         .collect())
 }
 
-fn options(ctx: &Context, args: &BackupArgs) -> Result<BackupOptions> {
+fn options(args: &BackupArgs) -> Result<BackupOptions> {
     let mut o = BackupOptions::default();
     o.excludes = args.excludes.clone();
     for file in &args.exclude_files {
@@ -122,13 +122,12 @@ fn options(ctx: &Context, args: &BackupArgs) -> Result<BackupOptions> {
     } else {
         o.paths = args.paths.clone();
     }
-    let _ = ctx;
     Ok(o)
 }
 
 /// Runs `backup`.
 pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Status> {
-    let mut options = options(ctx, args)?;
+    let mut options = options(args)?;
     let repo = ctx.open_indexed()?;
     options.parent = if args.force {
         ParentChoice::None
