@@ -110,3 +110,97 @@ fn on_a_terminal_backup_draws_a_progress_bar() {
     );
     assert!(text.contains("MiB"), "no byte counts on a terminal: {text}");
 }
+
+/// Runs `cairn ARGS` on a pseudo-terminal without a password in the environment, answering each
+/// prompt in `answers` once it appears; returns the exit code and everything shown.
+fn on_terminal_answering(s: &Scratch, args: &str, answers: &[(&str, &str)]) -> (i32, String) {
+    use std::io::Read;
+    let line = format!("{CAIRN} {args}");
+    let mut child = std::process::Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .env("CAIRN_REPOSITORY", s.repo())
+        .env("CAIRN_CACHE_DIR", s.join("cache"))
+        .env_remove("CAIRN_PASSWORD")
+        .env_remove("CAIRN_PASSWORD_FILE")
+        .env_remove("CAIRN_PASSWORD_COMMAND")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut shown = Vec::new();
+    let mut buf = [0u8; 4096];
+    for (prompt, answer) in answers {
+        while !String::from_utf8_lossy(&shown).contains(prompt) {
+            let n = stdout.read(&mut buf).unwrap();
+            assert!(
+                n > 0,
+                "no prompt {prompt:?}: {}",
+                String::from_utf8_lossy(&shown)
+            );
+            shown.extend_from_slice(&buf[..n]);
+        }
+        // Answer after the prompt, then look for the next prompt after it.
+        let cut = String::from_utf8_lossy(&shown).rfind(prompt).unwrap() + prompt.len();
+        shown.drain(..cut);
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    stdout.read_to_end(&mut shown).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&shown).into_owned(),
+    )
+}
+
+#[test]
+fn on_a_terminal_the_password_is_asked_and_not_echoed() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: script(1) (bsdutils) is not installed");
+        return;
+    }
+    let s = Scratch::new();
+    let init = "init --kdf-memory-kib 8 --kdf-iterations 1";
+    let (code, shown) = on_terminal_answering(
+        &s,
+        init,
+        &[
+            ("enter password for repository:", "typed secret"),
+            ("again:", "typed secret"),
+        ],
+    );
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        !shown.contains("typed secret"),
+        "the password was echoed: {shown}"
+    );
+    let (code, shown) = on_terminal_answering(
+        &s,
+        "snapshots",
+        &[("enter password for repository:", "typed secret")],
+    );
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("0 snapshots"), "{shown}");
+    let (code, shown) = on_terminal_answering(
+        &s,
+        "snapshots",
+        &[("enter password for repository:", "wrong")],
+    );
+    assert_eq!(code, 12, "{shown}");
+    // A mistyped confirmation creates nothing.
+    let other = Scratch::new();
+    let (code, shown) = on_terminal_answering(
+        &other,
+        init,
+        &[("enter password for repository:", "one"), ("again:", "two")],
+    );
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("do not match"), "{shown}");
+    assert!(!other.repo().exists());
+}

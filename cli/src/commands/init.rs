@@ -66,8 +66,9 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
             to_u32("chunk size", args.chunk_max.unwrap_or(d.max_size.into()))?,
         ));
     }
-    let backend = ctx.backend(true)?;
+    // The password first: a mistyped confirmation leaves no empty directory behind.
     let password = ctx.password(true)?;
+    let backend = ctx.backend(true)?;
     let repo = Repository::init(backend, password.bytes(), &options, &ctx.open_options())?;
     let location = repo.backend().location().to_string();
     if ctx.out.json {
