@@ -46,8 +46,11 @@ fn keys_are_added_listed_removed_and_passwords_changed() {
     // The key in use cannot be removed; the other one can, by prefix.
     let r = s.cairn(&["key", "remove", &original[..8]]).code(1);
     assert!(r.stderr.contains("session is using"), "{}", r.stderr);
-    s.cairn_env(&["key", "remove", &original[..8]], &with_second)
-        .ok();
+    let removed = s
+        .cairn_env(&["--json", "key", "remove", &original[..8]], &with_second)
+        .ok()
+        .json();
+    assert_eq!(removed["id"], original.as_str());
     s.cairn(&["snapshots"]).code(12);
     s.cairn_env(&["key", "remove", "ffffffff"], &with_second)
         .code(1);
@@ -56,13 +59,15 @@ fn keys_are_added_listed_removed_and_passwords_changed() {
     let third_pw = s.join("third");
     fs::write(&third_pw, "third password").unwrap();
     let mut args = vec![
+        "--json",
         "key",
         "passwd",
         "--new-password-file",
         third_pw.to_str().unwrap(),
     ];
     args.extend_from_slice(&CHEAP);
-    s.cairn_env(&args, &with_second).ok();
+    let new_key = s.cairn_env(&args, &with_second).ok().json();
+    assert_eq!(new_key["id"].as_str().unwrap().len(), 64);
     let r = s.cairn_env(&["snapshots"], &with_second).code(12);
     assert!(r.stderr.contains("wrong password"), "{}", r.stderr);
     let with_third = [("CAIRN_PASSWORD", "third password")];
