@@ -28,6 +28,7 @@ mod index;
 mod indexed;
 mod progress;
 mod repository;
+mod retention;
 mod snapshots;
 mod sys;
 #[cfg(test)]
@@ -47,6 +48,10 @@ pub use index::{BlobLocation, Index, IndexBuilder};
 pub use indexed::{DirEntries, Indexed};
 pub use progress::{NoProgress, Progress};
 pub use repository::{InitOptions, KdfCost, KeyInfo, OpenOptions, Repository};
+pub use retention::{
+    apply as apply_policy, apply_at as apply_policy_at, group as group_snapshots, parse_count,
+    parse_span, AppKey, Count, Decision, GroupBy, GroupKey, KeepPolicy, KeepSpan, TagList,
+};
 pub use snapshots::{select as select_snapshot, SnapshotFilter};
 pub use sys::{host_name, is_root, user_name, Names};
 pub use tree_writer::{ContentBuilder, DirBuilder};
