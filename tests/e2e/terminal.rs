@@ -69,8 +69,26 @@ fn off_a_terminal_there_are_no_progress_bars() {
     assert!(r.stderr.is_empty(), "{:?}", r.stderr);
 }
 
+/// Runs `cairn ARGS` on a pseudo-terminal (script(1)); returns whether it succeeded and what it drew.
+fn on_terminal(s: &Scratch, args: &str) -> (bool, String) {
+    let line = format!("{CAIRN} {args}");
+    let out = std::process::Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .env("CAIRN_REPOSITORY", s.repo())
+        .env("CAIRN_PASSWORD", PASSWORD)
+        .env("CAIRN_CACHE_DIR", s.join("cache"))
+        .env("COLUMNS", "120")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 #[test]
-fn on_a_terminal_backup_draws_a_progress_bar() {
+fn on_a_terminal_backup_and_restore_draw_progress_bars() {
     if std::process::Command::new("script")
         .arg("--version")
         .output()
@@ -86,29 +104,28 @@ fn on_a_terminal_backup_draws_a_progress_bar() {
     for i in 0..20 {
         write(&src.join(format!("f{i}")), rng.bytes(2 << 20));
     }
-    // script(1) gives cairn a pseudo-terminal and copies what it draws to stdout.
-    let line = format!("{CAIRN} backup {}", src.display());
-    let mut cmd = std::process::Command::new("script");
-    cmd.args(["-qefc", &line, "/dev/null"])
-        .env("CAIRN_REPOSITORY", s.repo())
-        .env("CAIRN_PASSWORD", PASSWORD)
-        .env("CAIRN_CACHE_DIR", s.join("cache"))
-        .env("COLUMNS", "120")
-        .stdin(Stdio::null());
-    let out = cmd.output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = on_terminal(&s, &format!("backup {}", src.display()));
+    assert!(ok, "{text}");
     assert!(text.contains("snapshot "), "{text}");
     // The bar's elapsed-time field, and its file and byte counts.
     assert!(
         text.contains("[00:00:"),
         "no progress bar on a terminal: {text}"
     );
-    assert!(
-        text.contains("/20 files") || text.contains(" files"),
-        "{text}"
-    );
+    assert!(text.contains(" files"), "{text}");
     assert!(text.contains("MiB"), "no byte counts on a terminal: {text}");
+
+    // A whole-snapshot restore knows its totals from the snapshot, so its bar has an ETA.
+    let (ok, text) = on_terminal(
+        &s,
+        &format!("restore latest --target {}", s.join("t").display()),
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("ETA"),
+        "no restore progress on a terminal: {text}"
+    );
+    assert!(text.contains("/20 files"), "{text}");
 }
 
 /// Runs `cairn ARGS` on a pseudo-terminal without a password in the environment, answering each

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use cairn_engine::commands::restore::{restore, RestoreOptions};
+use cairn_engine::Progress;
 use clap::Args;
 use serde_json::json;
 
@@ -44,6 +45,14 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Status> {
         .subpath(subpath.filter(|p| !p.is_empty()))
         .verify(args.verify);
     let bar = Bar::new(ctx, Work::Restore);
+    if subpath.is_none() && args.includes.is_empty() && args.excludes.is_empty() {
+        // A whole snapshot: its summary gives the totals, so the bar can show an ETA.
+        let s = &snapshot.summary;
+        bar.set_total(
+            s.files_new + s.files_changed + s.files_unmodified,
+            s.bytes_total,
+        );
+    }
     let stats = restore(&repo, &snapshot, &options, &bar);
     bar.finish();
     let stats = stats?;
