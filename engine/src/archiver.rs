@@ -370,17 +370,35 @@ impl<'a> Archiver<'a> {
         }
     }
 
-    /// True when the parent's entry describes this file unchanged and its content is still stored.
+    /// True when the parent's entry describes this file unchanged and every blob of its content,
+    /// down through its content lists, is still stored outside condemned packs: a writer may only
+    /// reference blobs it has seen in its index (spec/concurrency.md).
     fn unchanged(&self, parent: &Entry, now: &Entry, meta: &Metadata) -> bool {
-        matches!(parent.kind, EntryKind::File | EntryKind::Hardlink)
+        let same = matches!(parent.kind, EntryKind::File | EntryKind::Hardlink)
             && parent.size == meta.len()
             && parent.mtime == now.mtime
             && parent.ctime == now.ctime
-            && parent.inode == now.inode
-            && parent.content.iter().all(|part| match part {
-                ContentRef::Chunk { id, .. } => self.writer.has(BlobKind::Data, id),
-                ContentRef::List { id, .. } => self.writer.has(BlobKind::Tree, id),
-            })
+            && parent.inode == now.inode;
+        let lists_present = parent.content.iter().all(|part| match part {
+            ContentRef::Chunk { id, .. } => self.writer.has(BlobKind::Data, id),
+            ContentRef::List { id, .. } => self.writer.has(BlobKind::Tree, id),
+        });
+        if !same || !lists_present {
+            return false;
+        }
+        let has_lists = parent
+            .content
+            .iter()
+            .any(|p| matches!(p, ContentRef::List { .. }));
+        !has_lists
+            || self
+                .repo()
+                .file_chunks(&parent.content)
+                .is_ok_and(|chunks| {
+                    chunks
+                        .iter()
+                        .all(|(_, id, _)| self.writer.has(BlobKind::Data, id))
+                })
     }
 }
 

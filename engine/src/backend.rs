@@ -31,6 +31,12 @@ pub enum FileType {
     Index,
     /// `data/<2 hex digits>/<id>`.
     Pack,
+    /// `sessions/<id>`: writers at work.
+    Session,
+    /// `deletions/<id>`: packs prune will delete.
+    DeletionPlan,
+    /// `policies/<id>`: stored retention policies.
+    Policy,
 }
 
 impl FileType {
@@ -41,6 +47,9 @@ impl FileType {
             FileType::Snapshot => "snapshots",
             FileType::Index => "index",
             FileType::Pack => "data",
+            FileType::Session => "sessions",
+            FileType::DeletionPlan => "deletions",
+            FileType::Policy => "policies",
         }
     }
 
@@ -52,6 +61,9 @@ impl FileType {
             FileType::Snapshot => "snapshot",
             FileType::Index => "index file",
             FileType::Pack => "pack",
+            FileType::Session => "session",
+            FileType::DeletionPlan => "deletion plan",
+            FileType::Policy => "policy",
         }
     }
 }
@@ -63,6 +75,12 @@ pub struct Listed {
     pub name: String,
     /// Its size in bytes.
     pub size: u64,
+    /// When the storage last wrote it, in nanoseconds since the Unix epoch, by the storage's clock.
+    pub modified: i64,
+}
+
+fn nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 /// A repository location with its store and the runtime that drives it.
@@ -233,6 +251,17 @@ impl Backend {
         }
     }
 
+    /// When the storage last wrote a file (nanoseconds since the epoch, storage clock), or `None`
+    /// when it does not exist.
+    pub fn modified(&self, t: FileType, name: &str) -> Result<Option<i64>> {
+        let path = Self::path(t, name);
+        match self.runtime.block_on(self.store.head(&path)) {
+            Ok(meta) => Ok(Some(nanos(meta.last_modified))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Self::map_err(t, name, e)),
+        }
+    }
+
     /// Writes a whole file atomically.
     pub fn write(&self, t: FileType, name: &str, bytes: Bytes) -> Result<()> {
         self.runtime.block_on(self.write_async(t, name, bytes))
@@ -269,8 +298,13 @@ impl Backend {
             .filter_map(|m| {
                 let name = m.location.filename()?.to_string();
                 // Ids are 64 hex digits; anything else (a stray temporary file) is not ours.
-                (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .then_some(Listed { name, size: m.size })
+                (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())).then_some(
+                    Listed {
+                        name,
+                        size: m.size,
+                        modified: nanos(m.last_modified),
+                    },
+                )
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -293,13 +327,14 @@ mod tests {
         assert_eq!(b.read(FileType::Pack, &name).unwrap(), "hello");
         assert_eq!(b.read_range(FileType::Pack, &name, 1..3).unwrap(), "el");
         assert!(b.read_range(FileType::Pack, &name, 1..30).is_err());
+        let listed = b.list(FileType::Pack).unwrap();
+        assert_eq!(listed.len(), 1);
         assert_eq!(
-            b.list(FileType::Pack).unwrap(),
-            vec![Listed {
-                name: name.clone(),
-                size: 5
-            }]
+            (listed[0].name.as_str(), listed[0].size),
+            (name.as_str(), 5)
         );
+        let stamp = b.modified(FileType::Pack, &name).unwrap().unwrap();
+        assert_eq!(listed[0].modified, stamp);
         b.delete(FileType::Pack, &name).unwrap();
         b.delete(FileType::Pack, &name).unwrap();
         let err = b.read(FileType::Pack, &name).unwrap_err();

@@ -51,6 +51,8 @@ struct Unindexed {
 /// Adds blobs to a repository; see the module documentation.
 pub struct BlobWriter {
     repo: Indexed,
+    /// Repacking writes blobs the index already has (in packs about to go).
+    ignore_index: bool,
     pack_size: usize,
     seen: Mutex<HashSet<(BlobKind, BlobId)>>,
     data_pack: Mutex<PackBuilder>,
@@ -67,6 +69,7 @@ impl BlobWriter {
         let pack_size = repo.config().pack_size as usize;
         BlobWriter {
             repo,
+            ignore_index: false,
             pack_size,
             seen: Mutex::new(HashSet::new()),
             data_pack: Mutex::new(PackBuilder::default()),
@@ -81,6 +84,18 @@ impl BlobWriter {
         }
     }
 
+    /// A writer that stores every blob given once, even those the index has: for repacking.
+    pub fn for_repack(repo: Indexed) -> Self {
+        BlobWriter {
+            ignore_index: true,
+            ..BlobWriter::new(repo)
+        }
+    }
+
+    fn in_index(&self, kind: BlobKind, id: &BlobId) -> bool {
+        !self.ignore_index && self.repo.index().contains(kind, id)
+    }
+
     /// The repository written to.
     pub fn repo(&self) -> &Indexed {
         &self.repo
@@ -93,8 +108,7 @@ impl BlobWriter {
 
     /// True when the blob is in the repository or was added in this session.
     pub fn has(&self, kind: BlobKind, id: &BlobId) -> bool {
-        self.repo.index().contains(kind, id)
-            || self.seen.lock().expect("seen lock").contains(&(kind, *id))
+        self.in_index(kind, id) || self.seen.lock().expect("seen lock").contains(&(kind, *id))
     }
 
     /// Adds a blob unless it is known; returns its id and whether it was new.
@@ -107,9 +121,7 @@ impl BlobWriter {
     /// Adds a blob whose id the caller computed; returns whether it was new.
     pub fn add_with_id(&self, kind: BlobKind, id: BlobId, plaintext: &[u8]) -> Result<bool> {
         self.check_failure()?;
-        if self.repo.index().contains(kind, &id)
-            || !self.seen.lock().expect("seen lock").insert((kind, id))
-        {
+        if self.in_index(kind, &id) || !self.seen.lock().expect("seen lock").insert((kind, id)) {
             return Ok(false);
         }
         let sealed = seal_blob(

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod find;
 pub mod forget;
 pub mod ls;
+pub mod prune;
 pub mod restore;
 pub mod stats;
 pub mod tag;

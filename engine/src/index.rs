@@ -4,7 +4,7 @@
 //! sorted arrays, one per blob kind, searched by binary search. Pack ids are stored once, in a table the
 //! slots point into. Ten million blobs take about 480 MB; there is no per-entry allocation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cairn_repo_format::{BlobId, BlobKind, IndexFile, PackEntry, PackId};
 
@@ -42,6 +42,7 @@ pub struct Index {
 #[derive(Debug, Default)]
 pub struct IndexBuilder {
     pack_numbers: HashMap<PackId, u32>,
+    demoted: HashSet<PackId>,
     index: Index,
 }
 
@@ -75,11 +76,24 @@ impl IndexBuilder {
         }
     }
 
-    /// Sorts and deduplicates. A blob stored in two packs is found in either: both copies are valid.
+    /// Makes blobs in these packs the last choice: a blob stored elsewhere too is found there.
+    pub fn demote(&mut self, packs: HashSet<PackId>) {
+        self.demoted = packs;
+    }
+
+    /// Sorts and deduplicates. A blob stored in several packs is found in the first added, unless
+    /// that pack is demoted and another is not.
     pub fn build(mut self) -> Index {
+        let rank: Vec<u64> = self
+            .index
+            .packs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| i as u64 + if self.demoted.contains(p) { 1 << 32 } else { 0 })
+            .collect();
         for table in [&mut self.index.data, &mut self.index.trees] {
             // In place: a stable sort would allocate half the table again.
-            table.sort_unstable_by_key(|s| s.id);
+            table.sort_unstable_by_key(|s| (s.id, rank[s.pack as usize]));
             table.dedup_by(|later, first| later.id == first.id);
             table.shrink_to_fit();
         }
@@ -107,6 +121,11 @@ impl Index {
             length: s.length,
             raw_len: s.raw_len,
         })
+    }
+
+    /// The blob's position in the index's order for its kind (for per-blob bitmaps).
+    pub fn position(&self, kind: BlobKind, id: &BlobId) -> Option<usize> {
+        self.table(kind).binary_search_by(|s| s.id.cmp(&id.0)).ok()
     }
 
     /// True when the index has the blob.

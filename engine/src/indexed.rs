@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cairn_repo_format::{
     open_blob, open_file, BlobId, BlobKind, ContentRef, Entry, FileKind, IndexFile, IndexId, Name,
-    Node,
+    Node, PackId, Snapshot, SnapshotId,
 };
 use rayon::prelude::*;
 
@@ -13,6 +13,7 @@ use crate::backend::FileType;
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{BlobLocation, Index, IndexBuilder};
 use crate::repository::Repository;
+use crate::session::{condemned_packs, deletion_plans, Session};
 
 /// A repository whose index is loaded.
 #[derive(Clone, Debug)]
@@ -20,11 +21,39 @@ pub struct Indexed {
     repo: Repository,
     index: Arc<Index>,
     index_files: Arc<Vec<IndexId>>,
+    session: Option<Arc<Session>>,
 }
 
 impl Repository {
-    /// Loads every index file (from the cache where it has them) and builds the in-memory index.
+    /// Registers a writer session (spec/concurrency.md), then loads the index: what every command
+    /// that writes snapshots must use. Snapshots saved through the result confirm the session first.
+    pub fn load_index_for_writing(self, kind: &str) -> Result<Indexed> {
+        let session = Session::begin(&self, kind)?;
+        let mut indexed = self.load_index()?;
+        indexed.session = Some(session);
+        Ok(indexed)
+    }
+
+    /// Loads every index file (from the cache where it has them) and builds the in-memory index,
+    /// leaving out packs that a deletion plan condemns.
     pub fn load_index(self) -> Result<Indexed> {
+        let condemned = condemned_packs(&deletion_plans(&self)?);
+        let (index, ids) = self.build_index(HashSet::new(), |builder, file| {
+            for pack in file.packs.iter().filter(|p| !condemned.contains(&p.id)) {
+                builder.add_pack(pack.id, &pack.blobs);
+            }
+        })?;
+        Ok(Indexed::with_index(self, index, ids))
+    }
+
+    /// Reads every current index file and feeds each to `add`; returns the index and the ids of the
+    /// current (not superseded) index files. Files are decoded in parallel batches and dropped once
+    /// added, so building needs little memory beyond the index itself.
+    pub(crate) fn build_index(
+        &self,
+        demoted: HashSet<PackId>,
+        add: impl Fn(&mut IndexBuilder, &IndexFile),
+    ) -> Result<(Index, Vec<IndexId>)> {
         let listed = self.backend.list(FileType::Index)?;
         let ids: Vec<IndexId> = listed
             .iter()
@@ -34,28 +63,36 @@ impl Repository {
                     .map_err(|e| Error::format("index file name", e))
             })
             .collect::<Result<_>>()?;
-        let files: Vec<(IndexId, IndexFile)> = ids
-            .par_iter()
-            .map(|id| Ok((*id, self.load_index_file(id)?)))
-            .collect::<Result<_>>()?;
         if let Some(cache) = &self.cache {
             cache.retain_index_files(&ids.iter().copied().collect());
         }
-        let superseded: HashSet<IndexId> = files
-            .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().copied())
-            .collect();
-        let mut builder = IndexBuilder::default();
-        for (id, file) in &files {
-            if !superseded.contains(id) {
-                builder.add_file(file);
+        let build = |skip: &HashSet<IndexId>| -> Result<(Index, HashSet<IndexId>)> {
+            let mut builder = IndexBuilder::default();
+            builder.demote(demoted.clone());
+            let mut superseded = HashSet::new();
+            for batch in ids.chunks(64) {
+                let files: Vec<(IndexId, IndexFile)> = batch
+                    .par_iter()
+                    .filter(|id| !skip.contains(id))
+                    .map(|id| Ok((*id, self.load_index_file(id)?)))
+                    .collect::<Result<_>>()?;
+                for (_, file) in &files {
+                    superseded.extend(file.supersedes.iter().copied());
+                    add(&mut builder, file);
+                }
             }
+            Ok((builder.build(), superseded))
+        };
+        let (mut index, superseded) = build(&HashSet::new())?;
+        let present: HashSet<IndexId> = ids.iter().copied().collect();
+        let stale: HashSet<IndexId> = superseded.intersection(&present).copied().collect();
+        if !stale.is_empty() {
+            // A prune stopped between writing a superseding index file and deleting the old ones:
+            // build again without the old ones, which may name packs that are gone.
+            index = build(&stale)?.0;
         }
-        Ok(Indexed {
-            repo: self,
-            index: Arc::new(builder.build()),
-            index_files: Arc::new(ids),
-        })
+        let current = ids.into_iter().filter(|id| !stale.contains(id)).collect();
+        Ok((index, current))
     }
 
     /// Reads and decodes one index file, through the cache.
@@ -91,9 +128,36 @@ impl std::ops::Deref for Indexed {
 }
 
 impl Indexed {
+    /// A repository with an index the caller built (prune builds one that includes condemned packs).
+    pub(crate) fn with_index(repo: Repository, index: Index, files: Vec<IndexId>) -> Indexed {
+        Indexed {
+            repo,
+            index: Arc::new(index),
+            index_files: Arc::new(files),
+            session: None,
+        }
+    }
+
     /// The open repository underneath.
     pub fn repository(&self) -> &Repository {
         &self.repo
+    }
+
+    /// Writes a snapshot; a writer session (see [`Repository::load_index_for_writing`]) is confirmed
+    /// alive first, so a writer that prune may have taken for dead never commits.
+    pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
+        if let Some(s) = &self.session {
+            s.confirm_alive()?;
+        }
+        self.repo.save_snapshot(snapshot)
+    }
+
+    /// Ends the writer session, if any, removing its file. Dropping the last clone does the same.
+    pub fn end_session(&mut self) -> Result<()> {
+        match self.session.take() {
+            Some(s) => s.end(),
+            None => Ok(()),
+        }
     }
 
     /// The index.

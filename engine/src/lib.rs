@@ -29,6 +29,7 @@ mod indexed;
 mod progress;
 mod repository;
 mod retention;
+mod session;
 mod snapshots;
 mod sys;
 #[cfg(test)]
@@ -52,6 +53,7 @@ pub use retention::{
     apply as apply_policy, apply_at as apply_policy_at, group as group_snapshots, parse_count,
     parse_span, AppKey, Count, Decision, GroupBy, GroupKey, KeepPolicy, KeepSpan, TagList,
 };
+pub use session::{condemned_packs, deletion_plans, sessions, FoundPlan, Session, SessionView};
 pub use snapshots::{select as select_snapshot, SnapshotFilter};
 pub use sys::{host_name, is_root, user_name, Names};
 pub use tree_writer::{ContentBuilder, DirBuilder};

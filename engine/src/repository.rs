@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use cairn_repo_format::{
     open_file, random_nonce, seal_file, ChunkerParams, CompressionSetting, Config, FileKind,
-    KdfParams, KeyFile, KeyId, Keys, MasterSecret, RepoId, Snapshot, SnapshotId, FORMAT_VERSION,
+    KdfParams, KeyFile, KeyId, Keys, MasterSecret, RepoId, SessionParams, Snapshot, SnapshotId,
+    FORMAT_VERSION,
 };
 use rand::RngCore;
 
@@ -51,6 +52,8 @@ pub struct InitOptions {
     pub compression: CompressionSetting,
     /// Chunk sizes (min, average, max); the seed is always random.
     pub chunk_sizes: Option<(u32, u32, u32)>,
+    /// Session refresh and expiry times.
+    pub sessions: SessionParams,
 }
 
 impl Default for InitOptions {
@@ -60,6 +63,7 @@ impl Default for InitOptions {
             pack_size: 16 << 20,
             compression: CompressionSetting::Zstd { level: 3 },
             chunk_sizes: None,
+            sessions: SessionParams::default(),
         }
     }
 }
@@ -80,6 +84,12 @@ impl InitOptions {
     /// Sets the compression.
     pub fn compression(mut self, c: CompressionSetting) -> Self {
         self.compression = c;
+        self
+    }
+
+    /// Sets session refresh and expiry times.
+    pub fn sessions(mut self, sessions: SessionParams) -> Self {
+        self.sessions = sessions;
         self
     }
 
@@ -126,6 +136,18 @@ pub struct Repository {
     secret: MasterSecret,
     key_id: KeyId,
     pub(crate) cache: Option<Cache>,
+}
+
+/// Where files of each sealed kind live.
+fn file_type(kind: FileKind) -> FileType {
+    match kind {
+        FileKind::Config => FileType::Config,
+        FileKind::Index => FileType::Index,
+        FileKind::Snapshot => FileType::Snapshot,
+        FileKind::Session => FileType::Session,
+        FileKind::DeletionPlan => FileType::DeletionPlan,
+        FileKind::Policy => FileType::Policy,
+    }
 }
 
 fn now_rfc3339() -> String {
@@ -180,6 +202,7 @@ impl Repository {
             chunker,
             pack_size: options.pack_size,
             compression: options.compression,
+            sessions: options.sessions,
         };
         config
             .validate()
@@ -307,22 +330,44 @@ impl Repository {
 
     /// Seals and writes a config, index or snapshot file; returns the stored bytes' id.
     pub(crate) fn write_file(&self, kind: FileKind, payload: &[u8]) -> Result<[u8; 32]> {
-        let sealed = seal_file(
+        let sealed = self.seal(kind, payload);
+        let id = *blake3::hash(&sealed).as_bytes();
+        self.backend
+            .write(file_type(kind), &hex::encode(id), Bytes::from(sealed))?;
+        Ok(id)
+    }
+
+    /// Seals and writes a file under a name of the caller's choosing (session files keep their name
+    /// when rewritten).
+    pub(crate) fn write_named_file(
+        &self,
+        kind: FileKind,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<()> {
+        let sealed = self.seal(kind, payload);
+        self.backend
+            .write(file_type(kind), name, Bytes::from(sealed))
+    }
+
+    /// Reads and opens a sealed file; returns its payload.
+    pub(crate) fn read_file(&self, kind: FileKind, name: &str) -> Result<Vec<u8>> {
+        let what = format!("{} {}", kind.name(), name.get(..8).unwrap_or(name));
+        let stored = self
+            .backend
+            .read(file_type(kind), name)
+            .map_err(|e| e.context(&what))?;
+        open_file(&self.keys, kind, &stored).map_err(|e| Error::format(&what, e))
+    }
+
+    fn seal(&self, kind: FileKind, payload: &[u8]) -> Vec<u8> {
+        seal_file(
             &self.keys,
             kind,
             payload,
             self.config.compression.codec(),
             &random_nonce(),
-        );
-        let id = *blake3::hash(&sealed).as_bytes();
-        let t = match kind {
-            FileKind::Config => FileType::Config,
-            FileKind::Index => FileType::Index,
-            FileKind::Snapshot => FileType::Snapshot,
-        };
-        self.backend
-            .write(t, &hex::encode(id), Bytes::from(sealed))?;
-        Ok(id)
+        )
     }
 
     // ---- keys ----
@@ -386,14 +431,8 @@ impl Repository {
 
     /// Reads one snapshot.
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
-        let what = format!("snapshot {}", id.short());
-        let stored = self
-            .backend
-            .read(FileType::Snapshot, &id.to_hex())
-            .map_err(|e| e.context(&what))?;
-        let payload = open_file(&self.keys, FileKind::Snapshot, &stored)
-            .map_err(|e| Error::format(&what, e))?;
-        Snapshot::decode(&payload).map_err(|e| Error::format(&what, e))
+        let payload = self.read_file(FileKind::Snapshot, &id.to_hex())?;
+        Snapshot::decode(&payload).map_err(|e| Error::format(format!("snapshot {}", id.short()), e))
     }
 
     /// Every snapshot, oldest first.

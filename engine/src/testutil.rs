@@ -11,10 +11,16 @@ pub const TEST_KDF: KdfCost = KdfCost {
 
 /// A new repository in memory with small packs and chunks, index loaded.
 pub fn memory_repo() -> Indexed {
-    let options = InitOptions::default()
-        .kdf(TEST_KDF)
-        .pack_size(256 << 10)
-        .chunk_sizes((16 << 10, 64 << 10, 256 << 10));
+    memory_repo_with(InitOptions::default())
+}
+
+/// Like [`memory_repo`], starting from other options.
+pub fn memory_repo_with(options: InitOptions) -> Indexed {
+    let options =
+        options
+            .kdf(TEST_KDF)
+            .pack_size(256 << 10)
+            .chunk_sizes((16 << 10, 64 << 10, 256 << 10));
     Repository::init(
         Backend::memory().unwrap(),
         b"test",

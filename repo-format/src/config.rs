@@ -110,6 +110,29 @@ pub struct Config {
     pub pack_size: u32,
     /// Compression of blobs and files.
     pub compression: CompressionSetting,
+    /// Timing of writer sessions (spec/concurrency.md).
+    #[serde(default)]
+    pub sessions: SessionParams,
+}
+
+/// How often writers refresh their session file, and when a silent session counts as dead. Every
+/// writer of a repository must use the same values, so they live in the config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionParams {
+    /// A live writer rewrites its session file at least this often, in seconds.
+    pub refresh_secs: u32,
+    /// A session whose file was not rewritten for this long is dead, in seconds. A writer that finds
+    /// it went this long without a refresh does not commit.
+    pub expiry_secs: u32,
+}
+
+impl Default for SessionParams {
+    fn default() -> Self {
+        SessionParams {
+            refresh_secs: 120,
+            expiry_secs: 1800,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -152,6 +175,16 @@ impl Config {
                 ),
             ));
         }
+        let s = self.sessions;
+        if s.refresh_secs == 0 || s.expiry_secs < 3 * s.refresh_secs {
+            return Err(FormatError::malformed(
+                "config",
+                format!(
+                    "session expiry {} s must be at least three refresh intervals of {} s",
+                    s.expiry_secs, s.refresh_secs
+                ),
+            ));
+        }
         if let CompressionSetting::Zstd { level } = self.compression {
             if !(1..=19).contains(&level) {
                 return Err(FormatError::malformed(
@@ -175,6 +208,7 @@ mod tests {
             chunker: ChunkerParams::with_seed(42),
             pack_size: 16 << 20,
             compression: CompressionSetting::Zstd { level: 3 },
+            sessions: SessionParams::default(),
         }
     }
 

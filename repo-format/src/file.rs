@@ -15,6 +15,12 @@ pub enum FileKind {
     Index,
     /// A snapshot (`snapshots/<id>`).
     Snapshot,
+    /// A writer session (`sessions/<id>`).
+    Session,
+    /// A deletion plan (`deletions/<id>`).
+    DeletionPlan,
+    /// A retention policy (`policies/<id>`).
+    Policy,
 }
 
 impl FileKind {
@@ -24,6 +30,9 @@ impl FileKind {
             FileKind::Config => "config",
             FileKind::Index => "index",
             FileKind::Snapshot => "snapshot",
+            FileKind::Session => "session",
+            FileKind::DeletionPlan => "deletion-plan",
+            FileKind::Policy => "policy",
         }
     }
 
@@ -37,6 +46,8 @@ impl FileKind {
             FileKind::Config => 1 << 20,
             FileKind::Index => 1 << 30,
             FileKind::Snapshot => 64 << 20,
+            FileKind::Session | FileKind::Policy => 1 << 20,
+            FileKind::DeletionPlan => 256 << 20,
         }
     }
 }

@@ -27,13 +27,16 @@ mod id;
 mod index;
 mod key;
 mod pack;
+mod session;
 mod snapshot;
 mod tree;
 mod version;
 
 pub use blob::{open_blob, seal_blob, BlobKind, SealedBlob, MAX_BLOB_LEN};
 pub use compression::Compression;
-pub use config::{ChunkerAlgorithm, ChunkerParams, CompressionSetting, Config, PACK_SIZE_RANGE};
+pub use config::{
+    ChunkerAlgorithm, ChunkerParams, CompressionSetting, Config, SessionParams, PACK_SIZE_RANGE,
+};
 pub use crypto::{random_nonce, Keys, MasterSecret, Nonce, NONCE_LEN, SEAL_OVERHEAD, TAG_LEN};
 pub use error::{FormatError, Result};
 pub use file::{open_file, seal_file, FileKind};
@@ -47,6 +50,7 @@ pub use pack::{
     decode_header as decode_pack_header, header_len_from_trailer, FinishedPack, PackBuilder,
     PackEntry, ENTRY_LEN as PACK_ENTRY_LEN, MAX_PACK_LEN, PACK_HEADER_VERSION,
 };
+pub use session::{DeletionPlan, PolicyFile, SessionFile};
 pub use snapshot::{Snapshot, Source, Summary};
 pub use tree::{
     content_len, Base64Bytes, Child, ContentRef, Entry, EntryKind, Name, Node, Splitter, Xattr,

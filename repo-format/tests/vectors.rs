@@ -15,7 +15,7 @@ use cairn_repo_format::{
     BlobId, BlobKind, ChunkerAlgorithm, ChunkerParams, Compression, CompressionSetting, Config,
     ContentRef, Entry, EntryKind, FileKind, FormatError, IndexFile, IndexId, IndexPack, KdfParams,
     KeyFile, KeyId, Keys, MasterSecret, Name, Node, Nonce, PackBuilder, PackEntry, PackId, RepoId,
-    Snapshot, SnapshotId, Source, Summary, Xattr, FORMAT_VERSION, SEAL_OVERHEAD,
+    SessionParams, Snapshot, SnapshotId, Source, Summary, Xattr, FORMAT_VERSION, SEAL_OVERHEAD,
 };
 
 const PASSWORD: &[u8] = b"cairn test vectors";
@@ -99,6 +99,7 @@ fn config() -> Config {
         chunker: ChunkerParams::with_seed(CHUNKER_SEED),
         pack_size: 16 << 20,
         compression: CompressionSetting::Zstd { level: ZSTD_LEVEL },
+        sessions: SessionParams::default(),
     }
 }
 
