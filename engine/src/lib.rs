@@ -26,6 +26,7 @@ mod error;
 mod fsmeta;
 mod index;
 mod indexed;
+mod policy;
 mod progress;
 mod repository;
 mod retention;
@@ -47,6 +48,7 @@ pub use fsmeta::{
 };
 pub use index::{BlobLocation, Index, IndexBuilder};
 pub use indexed::{DirEntries, Indexed};
+pub use policy::{policies, policy_for, set_policy, unset_policy, StoredPolicy};
 pub use progress::{NoProgress, Progress};
 pub use repository::{InitOptions, KdfCost, KeyInfo, OpenOptions, Repository};
 pub use retention::{

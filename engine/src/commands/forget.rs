@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result, ResultExt};
+use crate::policy::{policies, policy_for};
 use crate::repository::Repository;
 use crate::retention::{apply_at, group, Decision, GroupBy, GroupKey, KeepPolicy};
 use crate::snapshots::SnapshotFilter;
@@ -85,26 +86,41 @@ pub struct ForgetReport {
 /// error says how many snapshots were already removed, and running `forget` again finishes the
 /// job.
 pub fn forget(repo: &Repository, options: &ForgetOptions) -> Result<ForgetReport> {
-    if options.policy.is_empty() {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "no policy given: forget removes every snapshot that no --keep-* rule keeps, so \
-             without rules it would remove them all; give at least one rule; nothing was removed",
-        ));
-    }
+    // Without rules on the command line, the policies stored in the repository apply.
+    let stored = if options.policy.is_empty() {
+        let stored = policies(repo)?;
+        if stored.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "no policy given: forget removes every snapshot that no --keep-* rule keeps, so \
+                 without rules it would remove them all; give at least one rule, or store one with \
+                 `cairn policy set`; nothing was removed",
+            ));
+        }
+        Some(stored)
+    } else {
+        None
+    };
     let snapshots = options.filter.apply(repo.snapshots()?);
     let now = Timestamp::now();
     let mut groups = Vec::new();
     let mut removed = Vec::new();
     for (key, members) in group(snapshots, options.group_by) {
-        let decisions = apply_at(&options.policy, &members, &options.tz, now);
+        let policy = match &stored {
+            None => &options.policy,
+            Some(stored) => match policy_for(stored, &key)? {
+                Some(p) => &p.keep,
+                // No stored policy governs this group: it keeps everything.
+                None => continue,
+            },
+        };
+        let decisions = apply_at(policy, &members, &options.tz, now);
         if !decisions.iter().any(|d| d.keep) {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!(
                     "refusing to remove every snapshot of the group {key}: the policy \
-                     ({}) keeps none of its {} snapshots; nothing was removed",
-                    options.policy,
+                     ({policy}) keeps none of its {} snapshots; nothing was removed",
                     decisions.len()
                 ),
             ));
@@ -410,5 +426,29 @@ mod tests {
                 "host [node-1], paths [], app [cluster prod, namespaces [shop]]"
             ]
         );
+    }
+
+    #[test]
+    fn without_rules_the_stored_policies_apply_per_group() {
+        let repo = memory_repo();
+        let ids = save(
+            &repo,
+            &[
+                snapshot("2026-01-01T10:00:00Z", "web", &["/srv"], &[]),
+                snapshot("2026-01-02T10:00:00Z", "web", &["/srv"], &[]),
+                snapshot("2026-01-03T10:00:00Z", "web", &["/srv"], &[]),
+                snapshot("2026-01-01T10:00:00Z", "db", &["/var"], &[]),
+                snapshot("2026-01-02T10:00:00Z", "db", &["/var"], &[]),
+            ],
+        );
+        let web = GroupKey {
+            host: Some("web".into()),
+            ..Default::default()
+        };
+        crate::policy::set_policy(&repo, &web, &daily(1)).unwrap();
+        let report = forget(&repo, &options(KeepPolicy::default())).unwrap();
+        // web keeps its newest; db has no policy and keeps everything.
+        assert_eq!(sorted(report.removed.clone()), sorted(vec![ids[0], ids[1]]));
+        assert_eq!(ids_in(&repo), sorted(vec![ids[2], ids[3], ids[4]]));
     }
 }
