@@ -120,6 +120,12 @@ pub enum Command {
     Tag(commands::tag::TagArgs),
     /// Manage the keys (passwords) of a repository
     Key(commands::key::KeyArgs),
+    /// Remove snapshots by a retention policy (and prune with --prune)
+    Forget(commands::forget::ForgetArgs),
+    /// Delete data no snapshot needs; safe while backups run
+    Prune(commands::prune::PruneArgs),
+    /// Store, show or remove retention policies in the repository
+    Policy(commands::policy::PolicyArgs),
 }
 
 /// Hidden flags that set the cost of the password-based key derivation (tests use cheap values).

@@ -14,9 +14,13 @@ pub mod cat;
 pub mod check;
 pub mod diff;
 pub mod find;
+pub mod forget;
 pub mod init;
+pub mod keep;
 pub mod key;
 pub mod ls;
+pub mod policy;
+pub mod prune;
 pub mod restore;
 pub mod snapshots;
 pub mod stats;
@@ -38,6 +42,9 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Stats(a) => stats::run(&ctx, a),
         Command::Tag(a) => tag::run(&ctx, a),
         Command::Key(a) => key::run(&ctx, a),
+        Command::Forget(a) => forget::run(&ctx, a),
+        Command::Prune(a) => prune::run(&ctx, a),
+        Command::Policy(a) => policy::run(&ctx, a),
     }
 }
 

@@ -27,6 +27,12 @@ pub struct InitArgs {
     /// Largest chunk (bytes or with a unit)
     #[arg(long, hide = true, value_parser = |s: &str| parse_size(s, 1))]
     pub chunk_max: Option<u64>,
+    /// Seconds between refreshes of a writer's session (spec/concurrency.md)
+    #[arg(long, hide = true)]
+    pub session_refresh_secs: Option<u32>,
+    /// Seconds after which a silent writer's session counts as dead
+    #[arg(long, hide = true)]
+    pub session_expiry_secs: Option<u32>,
     #[command(flatten)]
     pub kdf: KdfArgs,
 }
@@ -65,6 +71,13 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
             to_u32("chunk size", args.chunk_avg.unwrap_or(d.avg_size.into()))?,
             to_u32("chunk size", args.chunk_max.unwrap_or(d.max_size.into()))?,
         ));
+    }
+    if args.session_refresh_secs.is_some() || args.session_expiry_secs.is_some() {
+        let d = cairn_engine::format::SessionParams::default();
+        options = options.sessions(cairn_engine::format::SessionParams {
+            refresh_secs: args.session_refresh_secs.unwrap_or(d.refresh_secs),
+            expiry_secs: args.session_expiry_secs.unwrap_or(d.expiry_secs),
+        });
     }
     // The password first: a mistyped confirmation leaves no empty directory behind.
     let password = ctx.password(true)?;
