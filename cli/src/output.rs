@@ -59,6 +59,29 @@ impl Output {
     }
 }
 
+/// Per-file errors as JSON: `[{"path": ..., "message": ...}]` (paths that are not UTF-8 lossily).
+pub fn file_errors_json(errors: &[cairn_engine::FileError]) -> serde_json::Value {
+    errors
+        .iter()
+        .map(|e| serde_json::json!({ "path": e.path.to_string_lossy(), "message": e.message }))
+        .collect()
+}
+
+/// Prints each per-file error on stderr, then what they mean; returns the status they give.
+pub fn report_file_errors(errors: &[cairn_engine::FileError], what: &str) -> crate::exit::Status {
+    for e in errors {
+        eprintln!("cairn: error: {}: {}", e.path.display(), e.message);
+    }
+    if errors.is_empty() {
+        return crate::exit::Status::Ok;
+    }
+    eprintln!(
+        "cairn: {what}: {} files or directories had errors",
+        errors.len()
+    );
+    crate::exit::Status::Incomplete
+}
+
 /// Bytes as a person reads them: `512 B`, `1.5 KiB`, `3.2 GiB`.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

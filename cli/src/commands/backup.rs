@@ -12,7 +12,7 @@ use serde_json::json;
 use super::snapshot_json;
 use crate::args::Context;
 use crate::exit::Status;
-use crate::output::{bytes, duration};
+use crate::output::{bytes, duration, file_errors_json, report_file_errors};
 use crate::progress::{Bar, Work};
 
 /// Flags of `backup`.
@@ -128,7 +128,8 @@ fn options(args: &BackupArgs) -> Result<BackupOptions> {
 /// Runs `backup`.
 pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Status> {
     let mut options = options(args)?;
-    let repo = ctx.open_indexed()?;
+    // A writer session first, so a concurrent prune never deletes what this backup relies on.
+    let repo = ctx.open()?.load_index_for_writing("backup")?;
     options.parent = if args.force {
         ParentChoice::None
     } else if let Some(spec) = &args.parent {
@@ -141,27 +142,21 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Status> {
     bar.finish();
     let outcome = outcome?;
     print(ctx, &outcome)?;
-    Ok(if outcome.errors.is_empty() {
-        Status::Ok
-    } else {
-        Status::Incomplete
-    })
+    Ok(report_file_errors(
+        &outcome.errors,
+        "the snapshot is incomplete: some files could not be read",
+    ))
 }
 
 fn print(ctx: &Context, o: &BackupOutcome) -> Result<()> {
     let s = &o.snapshot.summary;
-    let errors: Vec<_> = o
-        .errors
-        .iter()
-        .map(|e| json!({ "path": e.path.to_string_lossy(), "message": e.message }))
-        .collect();
     if ctx.out.json {
         ctx.out.json_doc(&json!({
             "id": o.id.to_hex(),
             "short_id": o.id.short(),
             "parent": o.parent.map(|p| p.to_hex()),
             "summary": s,
-            "errors": errors,
+            "errors": file_errors_json(&o.errors),
             "snapshot": snapshot_json(&o.id, &o.snapshot),
         }))?;
     } else {
@@ -194,15 +189,6 @@ fn print(ctx: &Context, o: &BackupOutcome) -> Result<()> {
             duration(s.duration_secs)
         ))?;
         out.line(format_args!("snapshot {} saved", o.id.short()))?;
-    }
-    for e in &o.errors {
-        eprintln!("cairn: error: {}: {}", e.path.display(), e.message);
-    }
-    if !o.errors.is_empty() {
-        eprintln!(
-            "cairn: the snapshot is incomplete: {} files or directories could not be read",
-            o.errors.len()
-        );
     }
     Ok(())
 }

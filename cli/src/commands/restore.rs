@@ -11,7 +11,7 @@ use serde_json::json;
 use super::split_snapshot_path;
 use crate::args::Context;
 use crate::exit::Status;
-use crate::output::bytes;
+use crate::output::{bytes, file_errors_json, report_file_errors};
 use crate::progress::{Bar, Work};
 
 /// Flags of `restore`.
@@ -57,11 +57,6 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Status> {
     bar.finish();
     let stats = stats?;
     if ctx.out.json {
-        let errors: Vec<_> = stats
-            .errors
-            .iter()
-            .map(|e| json!({ "path": e.path.to_string_lossy(), "message": e.message }))
-            .collect();
         ctx.out.json_doc(&json!({
             "snapshot": id.to_hex(),
             "target": args.target.to_string_lossy(),
@@ -69,7 +64,7 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Status> {
             "dirs": stats.dirs,
             "others": stats.others,
             "bytes": stats.bytes,
-            "errors": errors,
+            "errors": file_errors_json(&stats.errors),
         }))?;
     } else {
         ctx.out.line(format_args!(
@@ -82,16 +77,8 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Status> {
             bytes(stats.bytes)
         ))?;
     }
-    for e in &stats.errors {
-        eprintln!("cairn: error: {}: {}", e.path.display(), e.message);
-    }
-    if stats.errors.is_empty() {
-        Ok(Status::Ok)
-    } else {
-        eprintln!(
-            "cairn: the restore is incomplete: {} files or directories could not be restored exactly",
-            stats.errors.len()
-        );
-        Ok(Status::Incomplete)
-    }
+    Ok(report_file_errors(
+        &stats.errors,
+        "the restore is incomplete: some files could not be restored exactly",
+    ))
 }
