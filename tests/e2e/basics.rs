@@ -21,6 +21,9 @@ fn help_lists_every_command_and_the_exit_codes() {
         "stats",
         "tag",
         "key",
+        "forget",
+        "prune",
+        "policy",
     ] {
         assert!(
             help.contains(&format!("\n  {cmd} ")),
