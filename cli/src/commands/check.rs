@@ -14,23 +14,26 @@ pub struct CheckArgs {
     /// Read and verify every pack, blob by blob
     #[arg(long, conflicts_with = "read_data_subset")]
     pub read_data: bool,
-    /// Read and verify a random part of the packs: a percentage (`10%`) or a fraction (`0.1`)
+    /// Read and verify a random part of the packs: a percentage (`10%`), a fraction (`0.1`), or
+    /// `n/m` for one m-th of them
     #[arg(long, value_name = "N%", value_parser = parse_subset)]
     pub read_data_subset: Option<f64>,
 }
 
-/// Parses `10%`, `0.1` or `1/10` (the last as a fraction of the packs).
+/// Parses `10%`, `0.1`, or restic's `n/m`. restic reads the n-th of m groups of packs; cairn's engine
+/// picks packs at random, so `n/m` reads one m-th of them (n only has to lie in 1..=m).
 pub fn parse_subset(s: &str) -> std::result::Result<f64, String> {
-    let bad = || format!("{s:?}: give a percentage like 10% or a fraction like 0.1 or 1/10");
+    let bad =
+        || format!("{s:?}: give a percentage like 10%, a fraction like 0.1, or n/m like 1/10");
     let f = if let Some(p) = s.strip_suffix('%') {
         p.trim().parse::<f64>().map_err(|_| bad())? / 100.0
     } else if let Some((n, m)) = s.split_once('/') {
-        let n: f64 = n.trim().parse().map_err(|_| bad())?;
-        let m: f64 = m.trim().parse().map_err(|_| bad())?;
-        if m <= 0.0 {
+        let n: u64 = n.trim().parse().map_err(|_| bad())?;
+        let m: u64 = m.trim().parse().map_err(|_| bad())?;
+        if m == 0 || n == 0 || n > m {
             return Err(bad());
         }
-        n / m
+        1.0 / m as f64
     } else {
         s.trim().parse::<f64>().map_err(|_| bad())?
     };
@@ -111,6 +114,8 @@ mod tests {
         assert_eq!(parse_subset("10%"), Ok(0.1));
         assert_eq!(parse_subset("0.25"), Ok(0.25));
         assert_eq!(parse_subset("1/4"), Ok(0.25));
+        assert_eq!(parse_subset("3/4"), Ok(0.25));
+        assert!(parse_subset("5/4").is_err());
         assert!(parse_subset("0%").is_err());
         assert!(parse_subset("150%").is_err());
         assert!(parse_subset("1/0").is_err());
