@@ -126,6 +126,8 @@ pub enum Command {
     Prune(commands::prune::PruneArgs),
     /// Store, show or remove retention policies in the repository
     Policy(commands::policy::PolicyArgs),
+    /// Browse every snapshot as a read-only file system (FUSE), until Ctrl-C or `umount`
+    Mount(commands::mount::MountArgs),
 }
 
 /// Hidden flags that set the cost of the password-based key derivation (tests use cheap values).

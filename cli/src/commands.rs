@@ -19,6 +19,7 @@ pub mod init;
 pub mod keep;
 pub mod key;
 pub mod ls;
+pub mod mount;
 pub mod policy;
 pub mod prune;
 pub mod restore;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Forget(a) => forget::run(&ctx, a),
         Command::Prune(a) => prune::run(&ctx, a),
         Command::Policy(a) => policy::run(&ctx, a),
+        Command::Mount(a) => mount::run(&ctx, a),
     }
 }
 

@@ -10,6 +10,7 @@ mod basics;
 mod browse;
 mod faults;
 mod keys;
+mod mount;
 mod readme;
 mod roundtrip;
 mod terminal;
