@@ -89,6 +89,8 @@ pub struct Backend {
     store: Arc<dyn ObjectStore>,
     runtime: Arc<Runtime>,
     location: String,
+    /// The directory of a local repository, where interrupted writes leave temporary files.
+    local_root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -127,6 +129,7 @@ impl Backend {
             store: Arc::new(store),
             runtime: runtime()?,
             location: abs.display().to_string(),
+            local_root: Some(abs),
         })
     }
 
@@ -136,6 +139,7 @@ impl Backend {
             store: Arc::new(InMemory::new()),
             runtime: runtime()?,
             location: "memory".into(),
+            local_root: None,
         })
     }
 
@@ -269,12 +273,15 @@ impl Backend {
 
     /// Writes a whole file atomically, async.
     pub async fn write_async(&self, t: FileType, name: &str, bytes: Bytes) -> Result<()> {
-        let path = Self::path(t, name);
-        self.store
-            .put(&path, PutPayload::from_bytes(bytes))
-            .await
-            .map(|_| ())
-            .map_err(|e| Self::map_err(t, name, e))
+        self.handle().write(t, name, bytes).await
+    }
+
+    /// The store without the runtime: what a task spawned on [`Backend::runtime`] may hold. (A task
+    /// holding the backend itself could drop the runtime's last reference from inside the runtime.)
+    pub fn handle(&self) -> StoreHandle {
+        StoreHandle {
+            store: self.store.clone(),
+        }
     }
 
     /// Deletes a file; deleting a missing file is not an error.
@@ -284,6 +291,42 @@ impl Backend {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(Self::map_err(t, name, e)),
         }
+    }
+
+    /// Removes the temporary files that writes killed midway left in a local repository (the local
+    /// store writes `NAME#N` and renames it to `NAME`), once they are older than `min_age` by the
+    /// file system's clock, so that a write still in progress is never touched. Object stores
+    /// publish whole objects and leave nothing to remove. Returns how many were removed.
+    pub fn remove_stale_temporaries(&self, min_age: std::time::Duration) -> Result<u64> {
+        let Some(root) = &self.local_root else {
+            return Ok(0);
+        };
+        let is_temporary = |name: &str| {
+            name.rsplit_once('#')
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let mut removed = 0;
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.is_dir() {
+                    dirs.push(path);
+                } else if is_temporary(&entry.file_name().to_string_lossy())
+                    && meta
+                        .modified()
+                        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= min_age))
+                    && std::fs::remove_file(&path).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Lists the files of one type.
@@ -309,6 +352,24 @@ impl Backend {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+}
+
+/// A backend's store without its runtime; see [`Backend::handle`].
+#[derive(Clone)]
+pub struct StoreHandle {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl StoreHandle {
+    /// Writes a whole file atomically.
+    pub async fn write(&self, t: FileType, name: &str, bytes: Bytes) -> Result<()> {
+        let path = Backend::path(t, name);
+        self.store
+            .put(&path, PutPayload::from_bytes(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| Backend::map_err(t, name, e))
     }
 }
 

@@ -173,18 +173,17 @@ impl BlobWriter {
     /// Seals a pack and starts its upload, waiting while too many are in flight.
     fn upload(&self, pack: PackBuilder) -> Result<()> {
         let finished = pack.finish(self.repo.keys(), &random_nonce());
-        let backend = self.repo.backend().clone();
-        let permit = backend
-            .runtime()
+        let runtime = self.repo.backend().runtime();
+        let permit = runtime
             .block_on(self.uploads.clone().acquire_owned())
             .map_err(|_| Error::new(ErrorKind::Interrupted, "upload queue closed"))?;
         let unindexed = self.unindexed.clone();
         let failure = self.failure.clone();
-        let runtime = backend.runtime().clone();
+        let store = self.repo.backend().handle();
         runtime.spawn(async move {
             let name = finished.id.to_hex();
-            match backend
-                .write_async(FileType::Pack, &name, Bytes::from(finished.bytes))
+            match store
+                .write(FileType::Pack, &name, Bytes::from(finished.bytes))
                 .await
             {
                 Ok(()) => {

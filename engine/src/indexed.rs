@@ -54,45 +54,70 @@ impl Repository {
         demoted: HashSet<PackId>,
         add: impl Fn(&mut IndexBuilder, &IndexFile),
     ) -> Result<(Index, Vec<IndexId>)> {
-        let listed = self.backend.list(FileType::Index)?;
-        let ids: Vec<IndexId> = listed
+        let build = |skip: &HashSet<IndexId>| -> Result<(Index, Vec<IndexId>, HashSet<IndexId>)> {
+            let mut builder = IndexBuilder::default();
+            builder.demote(demoted.clone());
+            let mut superseded = HashSet::new();
+            let mut seen: HashSet<IndexId> = HashSet::new();
+            let mut loaded = Vec::new();
+            // A prune may replace index files while we read: it writes the replacement before it
+            // deletes the old ones, so a file that vanished has a replacement that the next listing
+            // shows. List again until a listing brings nothing new.
+            loop {
+                let fresh: Vec<IndexId> = self
+                    .list_index_files()?
+                    .into_iter()
+                    .filter(|id| !skip.contains(id) && seen.insert(*id))
+                    .collect();
+                if fresh.is_empty() {
+                    break;
+                }
+                for batch in fresh.chunks(64) {
+                    let files: Vec<Option<(IndexId, IndexFile)>> = batch
+                        .par_iter()
+                        .map(|id| match self.load_index_file(id) {
+                            Ok(f) => Ok(Some((*id, f))),
+                            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                            Err(e) => Err(e),
+                        })
+                        .collect::<Result<_>>()?;
+                    for (id, file) in files.into_iter().flatten() {
+                        superseded.extend(file.supersedes.iter().copied());
+                        add(&mut builder, &file);
+                        loaded.push(id);
+                    }
+                }
+            }
+            Ok((builder.build(), loaded, superseded))
+        };
+        let (mut index, mut loaded, superseded) = build(&HashSet::new())?;
+        let stale: HashSet<IndexId> = loaded
+            .iter()
+            .filter(|id| superseded.contains(id))
+            .copied()
+            .collect();
+        if !stale.is_empty() {
+            // A prune stopped between writing a superseding index file and deleting the old ones
+            // (or is between the two now): build again without the old ones, which may name packs
+            // that are gone.
+            (index, loaded, _) = build(&stale)?;
+        }
+        if let Some(cache) = &self.cache {
+            cache.retain_index_files(&loaded.iter().copied().collect());
+        }
+        Ok((index, loaded))
+    }
+
+    fn list_index_files(&self) -> Result<Vec<IndexId>> {
+        self.backend
+            .list(FileType::Index)?
             .iter()
             .map(|l| {
                 l.name
                     .parse()
                     .map_err(|e| Error::format("index file name", e))
             })
-            .collect::<Result<_>>()?;
-        if let Some(cache) = &self.cache {
-            cache.retain_index_files(&ids.iter().copied().collect());
-        }
-        let build = |skip: &HashSet<IndexId>| -> Result<(Index, HashSet<IndexId>)> {
-            let mut builder = IndexBuilder::default();
-            builder.demote(demoted.clone());
-            let mut superseded = HashSet::new();
-            for batch in ids.chunks(64) {
-                let files: Vec<(IndexId, IndexFile)> = batch
-                    .par_iter()
-                    .filter(|id| !skip.contains(id))
-                    .map(|id| Ok((*id, self.load_index_file(id)?)))
-                    .collect::<Result<_>>()?;
-                for (_, file) in &files {
-                    superseded.extend(file.supersedes.iter().copied());
-                    add(&mut builder, file);
-                }
-            }
-            Ok((builder.build(), superseded))
-        };
-        let (mut index, superseded) = build(&HashSet::new())?;
-        let present: HashSet<IndexId> = ids.iter().copied().collect();
-        let stale: HashSet<IndexId> = superseded.intersection(&present).copied().collect();
-        if !stale.is_empty() {
-            // A prune stopped between writing a superseding index file and deleting the old ones:
-            // build again without the old ones, which may name packs that are gone.
-            index = build(&stale)?.0;
-        }
-        let current = ids.into_iter().filter(|id| !stale.contains(id)).collect();
-        Ok((index, current))
+            .collect()
     }
 
     /// Reads and decodes one index file, through the cache.

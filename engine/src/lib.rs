@@ -37,7 +37,7 @@ mod sys;
 mod testutil;
 mod tree_writer;
 
-pub use backend::{Backend, FileType, Listed};
+pub use backend::{Backend, FileType, Listed, StoreHandle};
 pub use blob_writer::{BlobWriter, WriteStats, MAX_UPLOADS_IN_FLIGHT};
 pub use cache::{default_cache_dir, Cache};
 pub use chunker::{ChunkBatch, Chunker, WINDOW};

@@ -435,20 +435,26 @@ impl Repository {
         Snapshot::decode(&payload).map_err(|e| Error::format(format!("snapshot {}", id.short()), e))
     }
 
-    /// Every snapshot, oldest first.
+    /// Every snapshot, oldest first. A snapshot removed between listing and reading (a concurrent
+    /// `forget` or `tag`) is left out rather than failing the call.
     pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
         use rayon::prelude::*;
         let listed = self.backend.list(FileType::Snapshot)?;
-        let mut out = listed
+        let found = listed
             .par_iter()
             .map(|l| {
                 let id: SnapshotId = l
                     .name
                     .parse()
                     .map_err(|e| Error::format("snapshot name", e))?;
-                Ok((id, self.load_snapshot(&id)?))
+                match self.load_snapshot(&id) {
+                    Ok(s) => Ok(Some((id, s))),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
             })
             .collect::<Result<Vec<_>>>()?;
+        let mut out: Vec<_> = found.into_iter().flatten().collect();
         out.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
         Ok(out)
     }

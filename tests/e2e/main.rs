@@ -9,6 +9,7 @@ mod backup_options;
 mod basics;
 mod browse;
 mod faults;
+mod generations;
 mod keys;
 mod mount;
 mod readme;

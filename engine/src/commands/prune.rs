@@ -102,6 +102,8 @@ pub struct PruneStats {
     pub bytes_freed: u64,
     /// Session files of dead writers removed.
     pub expired_sessions: u64,
+    /// Temporary files of writes killed midway removed (local repositories).
+    pub temporaries_removed: u64,
 }
 
 /// Runs prune.

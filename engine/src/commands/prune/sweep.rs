@@ -106,6 +106,9 @@ pub(super) fn sweep(
     for s in expired {
         repo.backend().delete(FileType::Session, &s.name)?;
     }
+    stats.temporaries_removed = repo
+        .backend()
+        .remove_stale_temporaries(std::time::Duration::from_secs(expiry.into()))?;
     Ok(())
 }
 

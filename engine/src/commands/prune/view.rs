@@ -54,13 +54,19 @@ impl View {
         })
     }
 
-    /// Calls `f` for each current (not superseded) index file, decoding one at a time.
+    /// Calls `f` for each current (not superseded) index file, decoding one at a time. A file that
+    /// another prune replaced meanwhile is skipped: its packs then look unindexed and are condemned,
+    /// and the sweep's fresh walk revives any that a snapshot needs.
     pub fn for_each_index_file(
         &self,
         mut f: impl FnMut(IndexId, IndexFile) -> Result<()>,
     ) -> Result<()> {
         for id in self.repo.index_files() {
-            f(*id, self.repo.load_index_file(id)?)?;
+            match self.repo.load_index_file(id) {
+                Ok(file) => f(*id, file)?,
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
