@@ -71,14 +71,16 @@ impl Catalog {
             .clone()
     }
 
+    /// True when the snapshot list should be read again before it is used.
+    pub(crate) fn is_stale(&self) -> bool {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.listed.elapsed() >= self.interval
+    }
+
     /// Refreshes the snapshot list when the last listing is older than the interval. Errors are
     /// logged: the mount goes on with what it has.
     pub(crate) fn refresh_if_stale(&self) {
-        let stale = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.listed.elapsed() >= self.interval
-        };
-        if stale {
+        if self.is_stale() {
             if let Err(e) = self.refresh(false) {
                 tracing::warn!("cannot list the repository's snapshots: {e}");
             }

@@ -1,9 +1,9 @@
 //! The FUSE file system: the `fuser::Filesystem` implementation.
 //!
-//! Requests answered from memory (attributes, symlinks, extended attributes, `statfs`, `forget`) are
-//! answered on the session thread. Everything that may read the repository (lookups, listings,
-//! opens, reads) goes to the worker pool, which replies when done, so one slow read never holds up
-//! another request.
+//! Requests answered from memory (attributes, symlinks, extended attributes, `statfs`, `forget`, and
+//! lookups whose tree pieces are cached) are answered on the session thread. Everything that may
+//! read the repository (other lookups, listings, opens, reads) goes to the worker pool, which replies
+//! when done, so one slow read never holds up another request.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -203,27 +203,52 @@ impl Shared {
         }
     }
 
-    fn lookup(&self, parent: Ino, name: &[u8], reply: ReplyEntry) {
+    /// Answers a lookup. Without `may_read`, gives the reply back instead when answering needs a
+    /// read (a tree piece not cached, or a stale snapshot list): the caller hands it to a worker.
+    fn lookup(
+        &self,
+        parent: Ino,
+        name: &[u8],
+        reply: ReplyEntry,
+        may_read: bool,
+    ) -> Option<ReplyEntry> {
         let Some(kind) = self.inodes.get(parent) else {
-            return reply.error(Errno::ENOENT);
+            reply.error(Errno::ENOENT);
+            return None;
         };
         if let Kind::Layout(dir) = &*kind {
-            self.catalog.refresh_if_stale();
+            if self.catalog.is_stale() {
+                if !may_read {
+                    return Some(reply);
+                }
+                self.catalog.refresh_if_stale();
+            }
             let layout = self.catalog.layout();
             let target = std::str::from_utf8(name)
                 .ok()
                 .and_then(|n| layout.lookup(dir, n));
             let Some(new) = target.and_then(|t| self.layout_kind(&layout, t)) else {
-                return reply.error(Errno::ENOENT);
+                reply.error(Errno::ENOENT);
+                return None;
             };
             let (ino, kind) = self.inodes.lookup(parent, &Name(name.to_vec()), new, None);
             let (attr, ttl) = self.attr(ino, &kind, &layout);
-            return reply.entry(&ttl, &attr, Generation(0));
+            reply.entry(&ttl, &attr, Generation(0));
+            return None;
         }
         let Some(dir) = tree_dir(&kind) else {
-            return reply.error(Errno::ENOTDIR);
+            reply.error(Errno::ENOTDIR);
+            return None;
         };
-        match self.with_repo(|repo| self.nodes.lookup(repo, &dir.tree, name)) {
+        let found = if may_read {
+            self.with_repo(|repo| self.nodes.lookup(repo, &dir.tree, name))
+        } else {
+            match self.nodes.lookup_cached(&dir.tree, name) {
+                Some(found) => Ok(found),
+                None => return Some(reply),
+            }
+        };
+        match found {
             Ok(Some(entry)) => {
                 let (ino, kind) = self.tree_inode(parent, &dir, &entry);
                 let (attr, ttl) = self.attr(ino, &kind, &self.catalog.layout());
@@ -232,6 +257,7 @@ impl Shared {
             Ok(None) => reply.error(Errno::ENOENT),
             Err(e) => reply.error(eio("lookup", &e)),
         }
+        None
     }
 
     fn tree_inode(&self, parent: Ino, dir: &TreeDir, entry: &Entry) -> (Ino, Arc<Kind>) {
@@ -445,8 +471,15 @@ impl Filesystem for CairnFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        // Answered here when everything needed is in memory (`ls -l` of a listed directory looks up
+        // every name); otherwise on a worker.
+        let Some(reply) = self.shared.lookup(parent.0, name.as_bytes(), reply, false) else {
+            return;
+        };
         let name = name.as_bytes().to_vec();
-        self.spawn(move |s, _| s.lookup(parent.0, &name, reply));
+        self.spawn(move |s, _| {
+            s.lookup(parent.0, &name, reply, true);
+        });
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {

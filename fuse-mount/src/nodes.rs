@@ -98,20 +98,44 @@ impl Nodes {
         dir: &BlobId,
         name: &[u8],
     ) -> Result<Option<Entry>> {
+        Ok(self
+            .find(dir, name, &mut |id| self.get(repo, id).map(Some))?
+            .flatten())
+    }
+
+    /// Like [`Nodes::lookup`] but without reading: `None` when a piece on the way is not cached.
+    pub(crate) fn lookup_cached(&self, dir: &BlobId, name: &[u8]) -> Option<Option<Entry>> {
+        self.find(dir, name, &mut |id| Ok(self.lock().get(id)))
+            .ok()
+            .flatten()
+    }
+
+    /// Descends from `dir` to the leaf that would hold `name`, taking nodes from `fetch`; the outer
+    /// `None` means `fetch` had one not at hand.
+    fn find(
+        &self,
+        dir: &BlobId,
+        name: &[u8],
+        fetch: &mut dyn FnMut(&BlobId) -> Result<Option<Arc<Node>>>,
+    ) -> Result<Option<Option<Entry>>> {
         let mut id = *dir;
         for _ in 0..MAX_DEPTH {
-            let node = self.get(repo, &id)?;
+            let Some(node) = fetch(&id)? else {
+                return Ok(None);
+            };
             match &*node {
                 Node::Leaf(entries) => {
-                    return Ok(entries
-                        .binary_search_by(|e| e.name.0.as_slice().cmp(name))
-                        .ok()
-                        .map(|i| entries[i].clone()))
+                    return Ok(Some(
+                        entries
+                            .binary_search_by(|e| e.name.0.as_slice().cmp(name))
+                            .ok()
+                            .map(|i| entries[i].clone()),
+                    ))
                 }
                 Node::Branch(children) => {
                     let i = children.partition_point(|c| c.first.0.as_slice() <= name);
                     if i == 0 {
-                        return Ok(None);
+                        return Ok(Some(None));
                     }
                     id = children[i - 1].tree;
                 }
@@ -317,6 +341,20 @@ mod tests {
             );
         }
         assert!(nodes.lookup(&repo, &big, b"a").unwrap().is_none());
+        assert_eq!(
+            nodes
+                .lookup_cached(&big, b"f02000")
+                .unwrap()
+                .unwrap()
+                .name
+                .to_string(),
+            "f02000"
+        );
+        assert_eq!(
+            Nodes::new(1 << 20).lookup_cached(&big, b"f02000"),
+            None,
+            "nothing cached"
+        );
         assert!(nodes.lookup(&repo, &big, b"zzz").unwrap().is_none());
         assert!(nodes.weight() > 0);
         // A cache too small for any node still answers, reading again.
