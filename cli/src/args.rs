@@ -310,19 +310,15 @@ fn run_password_command(cmd: &str) -> Result<Password> {
 
 /// Asks for a password on the terminal; with `confirm`, twice.
 pub fn prompt(question: &str, confirm: bool) -> Result<Password> {
-    crate::signal::save_terminal();
-    let first =
-        Zeroizing::new(rpassword::prompt_password(question).context("cannot read the password")?);
+    let first = crate::tty::read_hidden(question).context("cannot read the password")?;
     if confirm {
-        let again = Zeroizing::new(
-            rpassword::prompt_password("enter the password again: ")
-                .context("cannot read the password")?,
-        );
+        let again = crate::tty::read_hidden("enter the password again: ")
+            .context("cannot read the password")?;
         if *first != *again {
             bail!("the passwords do not match");
         }
     }
-    Ok(Password::new(first.as_bytes().to_vec()))
+    Ok(Password(first))
 }
 
 /// A new password for `key add` and `key passwd`: from a file, else asked twice on the terminal.

@@ -10,6 +10,7 @@ mod exit;
 mod output;
 mod progress;
 mod signal;
+mod tty;
 
 use clap::Parser;
 

@@ -38,23 +38,11 @@ pub fn install() {
     }
 }
 
-/// Remembers the terminal's settings before a password prompt turns echo off, so that an interrupt
-/// during the prompt leaves the terminal usable.
-pub fn save_terminal() {
-    if TTY_SAVED.get().is_some() {
-        return;
-    }
-    // SAFETY: opening /dev/tty and reading its attributes into a zeroed termios.
-    unsafe {
-        let fd = libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        if fd < 0 {
-            return;
-        }
-        let mut t: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(fd, &mut t) == 0 && TTY_SAVED.set(t).is_ok() {
-            TTY_FD.store(fd, Ordering::SeqCst);
-        } else {
-            libc::close(fd);
-        }
+/// Remembers the settings of the terminal `fd` before a password prompt turns echo off, so that an
+/// interrupt during the prompt leaves the terminal usable. The first call wins: the prompt keeps one
+/// descriptor of the terminal open for the whole run.
+pub fn restore_on_interrupt(fd: libc::c_int, saved: libc::termios) {
+    if TTY_SAVED.set(saved).is_ok() {
+        TTY_FD.store(fd, Ordering::SeqCst);
     }
 }
