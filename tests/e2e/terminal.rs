@@ -221,3 +221,66 @@ fn on_a_terminal_the_password_is_asked_and_not_echoed() {
     assert!(shown.contains("do not match"), "{shown}");
     assert!(!other.repo().exists());
 }
+
+#[test]
+fn ctrl_c_at_the_password_prompt_exits_130_and_gives_the_echo_back() {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    let s = Scratch::new();
+    s.init();
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors; the other arguments may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let mut cmd = s.command(&["snapshots"]);
+    cmd.env_remove("CAIRN_PASSWORD");
+    // SAFETY: dup of an open descriptor for each standard stream.
+    let dup = |fd| unsafe { Stdio::from_raw_fd(libc::dup(fd)) };
+    cmd.stdin(dup(slave)).stdout(dup(slave)).stderr(dup(slave));
+    // SAFETY: only async-signal-safe calls between fork and exec: a new session whose
+    // controlling terminal is the pseudo-terminal, as a shell would give.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    // SAFETY: the master descriptor is ours alone from here on.
+    let mut terminal = unsafe { std::fs::File::from_raw_fd(master) };
+    let mut shown = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&shown).contains("enter password") {
+        let n = terminal.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&shown));
+        shown.extend_from_slice(&buf[..n]);
+    }
+    let echo = |fd| {
+        // SAFETY: tcgetattr into a zeroed termios for an open terminal descriptor.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::tcgetattr(fd, &mut t) }, 0);
+        t.c_lflag & libc::ECHO != 0
+    };
+    assert!(!echo(slave), "echo is on while the password is typed");
+    terminal.write_all(b"\x03").unwrap(); // Ctrl-C: the terminal sends SIGINT
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&shown)
+    );
+    assert!(echo(slave), "the terminal was left without echo");
+    // SAFETY: closing our copy of the slave descriptor.
+    unsafe { libc::close(slave) };
+}
