@@ -354,7 +354,7 @@ impl<'a> Archiver<'a> {
                 return Ok(false);
             }
         };
-        match store_content(self.writer, file, self.progress) {
+        match store_content(self.writer, file, Some(meta.len()), self.progress) {
             Ok(stored) => {
                 e.content = stored.parts;
                 e.size = stored.size;

@@ -1,9 +1,10 @@
 //! Content-defined chunking: cuts a stream into chunks with FastCDC (2020), in windows.
 //!
-//! The reader fills a window of [`WINDOW`] bytes, FastCDC finds the cut points, and every chunk but
-//! the last is handed out as a slice of one shared buffer; the last is carried into the next window,
-//! because the window's end is not a content-defined boundary. The cut points are exactly those of
-//! FastCDC run over the whole stream at once.
+//! The reader fills a window of [`WINDOW`] bytes (or two maximal chunks, if that is more), FastCDC
+//! finds the cut points, and every chunk but the last is handed out as a slice of one shared buffer;
+//! the last is carried into the next window, because the window's end is not a content-defined
+//! boundary. The cut points are exactly those of FastCDC run over the whole stream at once. The
+//! buffer grows only as far as the stream goes, so a small file costs a small allocation.
 
 use std::io::Read;
 use std::ops::Range;
@@ -28,6 +29,9 @@ pub struct ChunkBatch {
 pub struct Chunker<R> {
     reader: R,
     params: ChunkerParams,
+    window: usize,
+    /// Bytes to reserve for the next window: the size hint, then a full window.
+    reserve: usize,
     carry: Vec<u8>,
     eof: bool,
 }
@@ -35,10 +39,19 @@ pub struct Chunker<R> {
 impl<R: Read> Chunker<R> {
     /// A chunker over `reader` with the repository's parameters.
     pub fn new(reader: R, params: ChunkerParams) -> Self {
-        assert!(WINDOW >= 2 * params.max_size as usize);
+        Self::with_size_hint(reader, params, None)
+    }
+
+    /// A chunker over a stream expected to hold about `size` bytes (a file's length), so the first
+    /// window is allocated once at the right size.
+    pub fn with_size_hint(reader: R, params: ChunkerParams, size: Option<u64>) -> Self {
+        let window = WINDOW.max(2 * params.max_size as usize);
+        let reserve = size.map_or(0, |s| (s as usize).saturating_add(1).min(window));
         Chunker {
             reader,
             params,
+            window,
+            reserve,
             carry: Vec::new(),
             eof: false,
         }
@@ -50,18 +63,15 @@ impl<R: Read> Chunker<R> {
             return Ok(None);
         }
         let mut buf = std::mem::take(&mut self.carry);
-        buf.reserve(WINDOW.saturating_sub(buf.len()));
-        while !self.eof && buf.len() < WINDOW {
-            let start = buf.len();
-            buf.resize(WINDOW, 0);
-            match self.reader.read(&mut buf[start..]) {
-                Ok(0) => {
-                    buf.truncate(start);
-                    self.eof = true;
-                }
-                Ok(n) => buf.truncate(start + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
-                Err(e) => return Err(e),
+        if !self.eof {
+            let want = self.window - buf.len();
+            buf.reserve(self.reserve.saturating_sub(buf.len()));
+            // read_to_end retries interrupted reads and stops at the window or at the end.
+            let got = (&mut self.reader).take(want as u64).read_to_end(&mut buf)?;
+            if got < want {
+                self.eof = true;
+            } else {
+                self.reserve = self.window;
             }
         }
         if buf.is_empty() {
@@ -138,6 +148,20 @@ mod tests {
         assert_eq!(all_chunks(&data, 1 << 30), whole);
         assert_eq!(all_chunks(&data, 100_003), whole);
         assert!(all_chunks(&[], 10).is_empty());
+    }
+
+    #[test]
+    fn the_largest_chunks_the_config_allows_get_a_window_that_fits_them() {
+        let mut p = params();
+        (p.min_size, p.avg_size, p.max_size) = (1 << 20, 4 << 20, 16 << 20);
+        let data = vec![7u8; 40 << 20];
+        let mut c = Chunker::new(&data[..], p);
+        let mut total = 0;
+        while let Some(b) = c.next_batch().unwrap() {
+            assert!(b.chunks.iter().all(|r| r.len() <= 16 << 20));
+            total += b.chunks.iter().map(|r| r.len()).sum::<usize>();
+        }
+        assert_eq!(total, data.len());
     }
 
     #[test]

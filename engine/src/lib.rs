@@ -24,6 +24,7 @@ mod chunker;
 pub mod commands;
 mod error;
 mod fsmeta;
+mod glob;
 mod index;
 mod indexed;
 mod policy;

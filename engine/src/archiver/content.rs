@@ -36,13 +36,14 @@ pub(crate) struct StoredContent {
     pub size: u64,
 }
 
-/// Reads `reader` to its end into the repository.
+/// Reads `reader` (expected to hold about `size_hint` bytes) to its end into the repository.
 pub(crate) fn store_content(
     writer: &BlobWriter,
     reader: impl Read + Send,
+    size_hint: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<StoredContent, ReadFailure> {
-    let mut chunker = Chunker::new(reader, writer.repo().config().chunker);
+    let mut chunker = Chunker::with_size_hint(reader, writer.repo().config().chunker, size_hint);
     let mut builder = ContentBuilder::new(writer);
     let mut size = 0u64;
     let mut next = chunker.next_batch();

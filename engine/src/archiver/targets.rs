@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
+use crate::glob::compile;
 
 /// The given paths arranged as a tree of path components from `/`. A node is either a target (backed
 /// up with everything below it) or an ancestor of targets (only its metadata is stored, and the
@@ -55,9 +56,7 @@ pub(crate) fn absolute(path: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Exclude patterns, restic style: a pattern starting with `/` matches from the root, any other
-/// matches at any depth; `*` stays within one component, `**` crosses them. A matching directory is
-/// skipped with everything below it.
+/// Exclude patterns (see [`crate::glob`]). A matching directory is skipped with everything below it.
 #[derive(Debug, Default)]
 pub(crate) struct Excludes {
     set: Option<GlobSet>,
@@ -65,33 +64,9 @@ pub(crate) struct Excludes {
 
 impl Excludes {
     pub fn new(patterns: &[String]) -> Result<Self> {
-        if patterns.is_empty() {
-            return Ok(Excludes { set: None });
-        }
-        let mut builder = GlobSetBuilder::new();
-        for p in patterns {
-            let p = p.trim_end_matches('/');
-            let full = if p.starts_with('/') {
-                p.to_string()
-            } else {
-                format!("**/{p}")
-            };
-            let glob = GlobBuilder::new(&full)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .build()
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidInput,
-                        format!("exclude pattern {p:?}: {e}"),
-                    )
-                })?;
-            builder.add(glob);
-        }
-        let set = builder
-            .build()
-            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("exclude patterns: {e}")))?;
-        Ok(Excludes { set: Some(set) })
+        Ok(Excludes {
+            set: compile(patterns, "exclude")?,
+        })
     }
 
     pub fn is_excluded(&self, path: &Path) -> bool {

@@ -263,7 +263,7 @@ fn read_stream(
     reader: impl Read + Send,
     what: &str,
 ) -> Result<archiver::StoredContent> {
-    match archiver::store_content(archiver.writer, reader, archiver.progress) {
+    match archiver::store_content(archiver.writer, reader, None, archiver.progress) {
         Ok(s) => Ok(s),
         Err(ReadFailure::Source(e)) => Err(archiver::stream_error(what, e)),
         Err(ReadFailure::Repository(e)) => Err(e),

@@ -8,9 +8,11 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::glob::{compile, normalise};
+
+use crate::error::Result;
 
 /// Characters that make a pattern component something other than a literal name.
 const META: &[char] = &['*', '?', '[', ']', '{', '}', '\\'];
@@ -22,40 +24,6 @@ pub(super) struct Filter {
     /// For each anchored include pattern, its leading literal components; `None` when some include
     /// pattern is unanchored, so any directory may hold a match.
     include_prefixes: Option<Vec<Vec<Vec<u8>>>>,
-}
-
-fn normalise(pattern: &str) -> String {
-    let p = pattern.trim_end_matches('/');
-    if p.is_empty() {
-        "/**".to_string()
-    } else if p.starts_with('/') {
-        p.to_string()
-    } else {
-        format!("**/{p}")
-    }
-}
-
-fn compile(patterns: &[String], what: &str) -> Result<Option<GlobSet>> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut set = GlobSetBuilder::new();
-    for p in patterns {
-        let glob = GlobBuilder::new(&normalise(p))
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("{what} pattern {p:?}: {e}"),
-                )
-            })?;
-        set.add(glob);
-    }
-    set.build()
-        .map(Some)
-        .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{what} patterns: {e}")))
 }
 
 fn as_path(snap: &[u8]) -> &Path {
