@@ -13,8 +13,8 @@ use bytes::Bytes;
 use cairn_repo_format::ChunkerParams;
 use fastcdc::v2020::{FastCDC, Normalization};
 
-/// Bytes read per window.
-pub const WINDOW: usize = 16 << 20;
+/// Bytes read per window (at least two maximal chunks are always read).
+pub const WINDOW: usize = 4 << 20;
 
 /// Chunks cut from one window of the stream.
 #[derive(Debug)]

@@ -43,13 +43,15 @@ pub enum ChunkerAlgorithm {
 }
 
 impl ChunkerParams {
-    /// The defaults: 512 KiB / 1 MiB / 8 MiB (spec/chunking.md says why).
+    /// The defaults: 64 KiB / 256 KiB / 1 MiB, chosen by measurement (spec/chunking.md): against
+    /// 512 KiB / 1 MiB / 8 MiB they store 44% less after a 5% rewrite of a disk image, at the same
+    /// speed, for 48 bytes of index memory per 256 KiB of unique data.
     pub fn with_seed(seed: u64) -> Self {
         ChunkerParams {
             algorithm: ChunkerAlgorithm::FastCdc2020,
-            min_size: 512 << 10,
-            avg_size: 1 << 20,
-            max_size: 8 << 20,
+            min_size: 64 << 10,
+            avg_size: 256 << 10,
+            max_size: 1 << 20,
             seed,
         }
     }

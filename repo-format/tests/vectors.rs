@@ -480,7 +480,7 @@ fn checked_in_repository_decodes() {
             cfg.chunker.max_size,
             cfg.chunker.seed
         ),
-        (512 << 10, 1 << 20, 8 << 20, CHUNKER_SEED)
+        (64 << 10, 256 << 10, 1 << 20, CHUNKER_SEED)
     );
     assert_eq!(cfg.compression, CompressionSetting::Zstd { level: 3 });
 
