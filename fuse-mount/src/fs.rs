@@ -452,12 +452,15 @@ impl Listing {
 
 impl Filesystem for CairnFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
-        // Each is optional: an older kernel without one works, only slower.
+        // Each is optional: an older kernel without one works, only slower. With POSIX ACLs on
+        // (the mount checks permissions in the kernel anyway), the kernel caches each inode's ACL,
+        // so `ls -l` asks for it once per inode rather than every time.
         for flag in [
             InitFlags::FUSE_DO_READDIRPLUS,
             InitFlags::FUSE_READDIRPLUS_AUTO,
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_CACHE_SYMLINKS,
+            InitFlags::FUSE_POSIX_ACL,
         ] {
             let _ = config.add_capabilities(flag);
         }

@@ -195,6 +195,21 @@ fn make_source(src: &Path) -> Vec<u8> {
     write(&src.join("big.bin"), &big);
     let _ = set_xattr(&src.join("plain.txt"), "user.comment", b"a comment")
         && set_xattr(&src.join("dir"), "user.binary", &[0, 1, 2, 255]);
+    // A POSIX ACL (user nobody may read), as setfacl stores it; the mount lets the kernel cache
+    // ACLs, which must still come back byte for byte.
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (1u16, 7u16, u32::MAX),
+        (2, 4, 65534),
+        (4, 5, u32::MAX),
+        (0x10, 5, u32::MAX),
+        (0x20, 5, u32::MAX),
+    ] {
+        acl.extend_from_slice(&tag.to_le_bytes());
+        acl.extend_from_slice(&perm.to_le_bytes());
+        acl.extend_from_slice(&id.to_le_bytes());
+    }
+    let _ = set_xattr(&src.join("exec.sh"), "system.posix_acl_access", &acl);
     set_mtime(&src.join("plain.txt"), 1_600_000_000_123_456_789);
     set_mtime(&src.join("dir/nested"), 1_400_000_000_999_999_999);
     set_mtime(&src.join("dir"), 1_300_000_000_000_000_000);
