@@ -95,12 +95,23 @@ impl Listing {
     }
 }
 
-/// A name usable as one path component: `/` and NUL become `_`, and empty, `.` and `..` get a `_`.
+/// Longest host or tag directory name, in bytes (the kernel takes at most 255).
+const COMPONENT_MAX: usize = 200;
+
+/// A name usable as one path component: `/` and NUL become `_`, empty, `.` and `..` get a `_`, and
+/// names longer than [`COMPONENT_MAX`] bytes are cut.
 fn component(s: &str) -> String {
-    let s: String = s
+    let mut s: String = s
         .chars()
         .map(|c| if c == '/' || c == '\0' { '_' } else { c })
         .collect();
+    if s.len() > COMPONENT_MAX {
+        let mut cut = COMPONENT_MAX;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
     match s.as_str() {
         "" | "." | ".." => format!("_{s}"),
         _ => s,
@@ -337,6 +348,7 @@ mod tests {
         assert_eq!(component(""), "_");
         assert_eq!(component(".."), "_..");
         assert_eq!(component("a/b\0c"), "a_b_c");
+        assert_eq!(component(&"é".repeat(150)).len(), 200);
         let layout = Layout::new(&[]);
         assert_eq!(names(&layout, &Dir::Snapshots), Vec::<String>::new());
         assert_eq!(names(&layout, &Dir::Hosts), Vec::<String>::new());
