@@ -129,7 +129,8 @@ pub fn prune(
     stats.snapshots = view.snapshots.len() as u64;
     let marked = mark::mark(&view, options, &mut stats, progress)?;
     drop(view);
-    let extra = (options.dry_run && !marked.condemned.is_empty()).then_some(marked.condemned);
+    let extra = (options.dry_run && !marked.condemned.is_empty())
+        .then_some((marked.condemned, marked.repacked));
     sweep::sweep(repo, session.as_deref(), options.dry_run, extra, &mut stats)?;
     if let Some(s) = session {
         s.end()?;

@@ -21,9 +21,11 @@ struct PackUse {
     live_blobs: u64,
 }
 
-/// The outcome of marking: the packs condemned (written as a plan unless dry-run).
+/// The outcome of marking: the packs condemned (written as a plan unless dry-run), and of those
+/// the ones whose live blobs were (or, in a dry run, would be) copied to new packs.
 pub(super) struct Marked {
     pub condemned: Vec<PackId>,
+    pub repacked: Vec<PackId>,
 }
 
 pub(super) fn mark(
@@ -108,11 +110,14 @@ pub(super) fn mark(
     if !options.dry_run && !to_repack.is_empty() {
         repack(view, &to_repack, progress)?;
     }
-    condemned.extend(to_repack);
+    condemned.extend(to_repack.iter().copied());
     condemned.sort();
     stats.packs_condemned = condemned.len() as u64;
     if condemned.is_empty() || options.dry_run {
-        return Ok(Marked { condemned });
+        return Ok(Marked {
+            condemned,
+            repacked: to_repack,
+        });
     }
     let plan = DeletionPlan {
         version: FORMAT_VERSION,
@@ -122,7 +127,10 @@ pub(super) fn mark(
     };
     view.repo
         .write_file(FileKind::DeletionPlan, &plan.encode())?;
-    Ok(Marked { condemned })
+    Ok(Marked {
+        condemned,
+        repacked: to_repack,
+    })
 }
 
 /// Copies the live blobs of `packs` into new packs and indexes them. The old packs are condemned

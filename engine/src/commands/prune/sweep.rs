@@ -17,12 +17,13 @@ use crate::repository::Repository;
 use crate::session::{sessions, FoundPlan, Session};
 
 /// Sweeps every ripe plan. `own` is prune's own session, left out of the ripeness test; `extra` is a
-/// plan that a dry run did not write.
+/// plan that a dry run did not write, with the packs whose live blobs it would have copied (and
+/// which therefore need no reviving).
 pub(super) fn sweep(
     repo: &Repository,
     own: Option<&Session>,
     dry_run: bool,
-    extra: Option<Vec<PackId>>,
+    extra: Option<(Vec<PackId>, Vec<PackId>)>,
     stats: &mut PruneStats,
 ) -> Result<()> {
     let expiry = repo.config().sessions.expiry_secs;
@@ -41,7 +42,9 @@ pub(super) fn sweep(
 
     let view = View::load(repo)?;
     let mut plans: Vec<FoundPlan> = view.plans.clone();
-    if let Some(packs) = extra {
+    let mut would_repack: HashSet<PackId> = HashSet::new();
+    if let Some((packs, repacked)) = extra {
+        would_repack.extend(repacked);
         plans.push(FoundPlan {
             name: "(dry run)".into(),
             plan: cairn_repo_format::DeletionPlan {
@@ -78,7 +81,10 @@ pub(super) fn sweep(
     let mut revived: HashSet<PackId> = HashSet::new();
     for kind in [BlobKind::Data, BlobKind::Tree] {
         for (id, loc) in view.repo.index().blobs(kind) {
-            if doomed.contains(&loc.pack) && view.live.contains(&view.repo, kind, &id) {
+            if doomed.contains(&loc.pack)
+                && !would_repack.contains(&loc.pack)
+                && view.live.contains(&view.repo, kind, &id)
+            {
                 revived.insert(loc.pack);
             }
         }
