@@ -159,6 +159,7 @@ pub fn check(
         progress,
         report: CheckReport::default(),
         lost: HashSet::new(),
+        missing: Vec::new(),
     };
     let (index, records) = c.load_index()?;
     c.report.packs = records.len() as u64;
@@ -167,6 +168,7 @@ pub fn check(
     let snapshots = c.load_snapshots()?;
     c.walk_trees(&index, &snapshots);
     c.read_data(&index, &records, &sizes, options.read_data)?;
+    c.judge_missing_packs(&index, &snapshots);
     if !c.lost.is_empty() {
         let mut walk = Affected::new(&c.repo, &index, &c.lost);
         for (id, snap) in &snapshots {
@@ -185,12 +187,43 @@ struct Checker<'p> {
     report: CheckReport,
     /// Blobs whose indexed copy is missing or damaged: what makes files affected.
     lost: HashSet<(BlobKind, BlobId)>,
+    /// Packs the index names that storage lacks: id, blob count, the blobs the index serves from it.
+    missing: Vec<(PackId, usize, HashSet<(BlobKind, BlobId)>)>,
 }
 
 /// The pack records of the index, in the order its files list them, each pack once.
 type Records = Vec<(PackId, Vec<PackEntry>)>;
 
 impl Checker<'_> {
+    /// A pack the index names but storage lacks is damage when some snapshot needs one of its blobs.
+    /// Otherwise it is the leftover of a writer that prune took for dead (its session expired while
+    /// it still wrote an index file): a warning, and the next prune drops the entry.
+    fn judge_missing_packs(&mut self, index: &Index, snapshots: &[(SnapshotId, Snapshot)]) {
+        for (id, count, served) in std::mem::take(&mut self.missing) {
+            let mut walk = Affected::new(&self.repo, index, &served);
+            for (snap, s) in snapshots {
+                walk.snapshot(*snap, s.tree);
+            }
+            if walk.finish().is_empty() {
+                for b in &served {
+                    self.lost.remove(b);
+                }
+                let message = format!(
+                    "pack {} is named by the index but missing from the repository ({count} blobs); \
+                     no snapshot needs them, the next prune drops the entry",
+                    id.short()
+                );
+                self.progress.warn(&message);
+                self.report.warnings.push(message);
+            } else {
+                self.error(format!(
+                    "pack {} is named by the index but missing from the repository ({count} blobs)",
+                    id.short()
+                ));
+            }
+        }
+    }
+
     fn error(&mut self, message: String) {
         self.progress.warn(&message);
         self.report.errors.push(message);
@@ -266,16 +299,14 @@ impl Checker<'_> {
             unreferenced.remove(id);
             match sizes.get(id) {
                 None => {
-                    self.error(format!(
-                        "pack {} is named by the index but missing from the repository ({} blobs)",
-                        id.short(),
-                        blobs.len()
-                    ));
-                    for b in blobs {
-                        if index.get(b.kind, &b.id).is_some_and(|l| l.pack == *id) {
-                            self.lost.insert((b.kind, b.id));
-                        }
-                    }
+                    // Judged once the snapshots are walked: damage only if a snapshot needs it.
+                    let served: HashSet<(BlobKind, BlobId)> = blobs
+                        .iter()
+                        .filter(|b| index.get(b.kind, &b.id).is_some_and(|l| l.pack == *id))
+                        .map(|b| (b.kind, b.id))
+                        .collect();
+                    self.lost.extend(served.iter().copied());
+                    self.missing.push((*id, blobs.len(), served));
                 }
                 Some(&size) => {
                     let expected = expected_pack_size(blobs);

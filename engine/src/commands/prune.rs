@@ -351,4 +351,42 @@ mod tests {
         );
         assert!(repo.backend().list(FileType::Session).unwrap().is_empty());
     }
+
+    #[test]
+    fn an_indexed_pack_gone_from_storage_that_no_snapshot_needs_is_dropped() {
+        use crate::commands::check::{check, CheckOptions, ReadData};
+        let repo = memory_repo();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), noise(6, 300_000)).unwrap();
+        backup_of(&repo, dir.path(), false);
+        // A writer taken for dead indexed a pack that a sweep had already deleted.
+        let writer = crate::blob_writer::BlobWriter::new(reopen(&repo));
+        writer.add(BlobKind::Data, &noise(7, 5000)).unwrap();
+        writer.finish().unwrap();
+        let repo = reopen(&repo);
+        let orphan = repo
+            .locate(BlobKind::Data, &repo.keys().blob_id(&noise(7, 5000)))
+            .unwrap();
+        repo.backend()
+            .delete(FileType::Pack, &orphan.pack.to_hex())
+            .unwrap();
+
+        let options = CheckOptions {
+            read_data: ReadData::All,
+        };
+        let report = check(repo.repository().clone(), &options, &NoProgress).unwrap();
+        assert!(report.is_ok(), "{:?}", report.errors);
+        assert!(report
+            .warnings
+            .iter()
+            .any(|w| w.contains(&orphan.pack.short())));
+
+        prune(&repo, &PruneOptions::default(), &NoProgress).unwrap();
+        let report = check(repo.repository().clone(), &options, &NoProgress).unwrap();
+        assert!(
+            report.is_ok() && report.warnings.is_empty(),
+            "{:?}",
+            report.warnings
+        );
+    }
 }

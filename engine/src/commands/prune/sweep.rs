@@ -99,7 +99,23 @@ pub(super) fn sweep(
         return Ok(());
     }
 
-    let gone: HashSet<PackId> = delete.iter().copied().collect();
+    // Packs the index names that storage no longer has (a writer taken for dead wrote an index file
+    // for a pack already swept): an index file names a pack only after the pack is stored and only
+    // a sweep deletes packs, so a listing taken after the index was read tells them apart.
+    let stored: HashSet<String> = repo
+        .backend()
+        .list(FileType::Pack)?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    let mut gone: HashSet<PackId> = delete.iter().copied().collect();
+    gone.extend(
+        view.repo
+            .index()
+            .packs()
+            .iter()
+            .filter(|p| !stored.contains(&p.to_hex())),
+    );
     rewrite_index(&view, &gone)?;
     for pack in &delete {
         repo.backend().delete(FileType::Pack, &pack.to_hex())?;
