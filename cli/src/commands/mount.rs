@@ -20,9 +20,10 @@ pub struct MountArgs {
     /// root needs `user_allow_other` in /etc/fuse.conf
     #[arg(long)]
     pub allow_other: bool,
-    /// Memory for file data read from the repository (tree listings get half as much again)
+    /// Memory for file data read from the repository, kept for further reads (tree listings get
+    /// half as much again); not the on-disk cache of --cache-dir
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = |s: &str| parse_size(s, 1 << 20))]
-    pub cache_size: u64,
+    pub read_cache: u64,
     /// Which snapshots to show
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -33,7 +34,7 @@ pub fn run(ctx: &Context, args: &MountArgs) -> Result<Status> {
     let repo = ctx.open_indexed()?;
     let options = MountOptions::default()
         .allow_other(args.allow_other)
-        .cache_bytes(usize::try_from(args.cache_size).unwrap_or(usize::MAX))
+        .cache_bytes(usize::try_from(args.read_cache).unwrap_or(usize::MAX))
         .filter(args.filter.filter());
     let mount = Mount::new(repo, &args.mountpoint, &options)?;
     let shown = mount.mountpoint().display().to_string();
