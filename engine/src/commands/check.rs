@@ -187,9 +187,13 @@ struct Checker<'p> {
     report: CheckReport,
     /// Blobs whose indexed copy is missing or damaged: what makes files affected.
     lost: HashSet<(BlobKind, BlobId)>,
-    /// Packs the index names that storage lacks: id, blob count, the blobs the index serves from it.
-    missing: Vec<(PackId, usize, HashSet<(BlobKind, BlobId)>)>,
+    /// Packs the index names that storage lacks.
+    missing: Vec<MissingPack>,
 }
+
+/// A pack the index names that storage lacks: its id, its blob count, and the blobs the index
+/// serves from it.
+type MissingPack = (PackId, usize, HashSet<(BlobKind, BlobId)>);
 
 /// The pack records of the index, in the order its files list them, each pack once.
 type Records = Vec<(PackId, Vec<PackEntry>)>;
