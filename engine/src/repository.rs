@@ -221,18 +221,35 @@ impl Repository {
             &random_nonce(),
         );
         backend.write(FileType::Config, "config", Bytes::from(sealed))?;
-        let cache = open
+        Ok(Self::assemble(
+            backend,
+            config,
+            (keys, secret),
+            key_id,
+            open,
+        ))
+    }
+
+    /// An open repository from its parts, with the cache the options ask for.
+    fn assemble(
+        backend: Backend,
+        config: Config,
+        (keys, secret): (Keys, MasterSecret),
+        key_id: KeyId,
+        options: &OpenOptions,
+    ) -> Repository {
+        let cache = options
             .cache_dir
             .as_ref()
             .and_then(|d| Cache::open(d, &config.id));
-        Ok(Repository {
+        Repository {
             backend,
             config,
             keys,
             secret,
             key_id,
             cache,
-        })
+        }
     }
 
     /// Opens the repository at `backend` with `password`, trying each key file.
@@ -294,18 +311,13 @@ impl Repository {
         let payload = open_file(&keys, FileKind::Config, &stored_config)
             .map_err(|e| Error::format("config", e))?;
         let config = Config::decode(&payload).map_err(|e| Error::format("config", e))?;
-        let cache = options
-            .cache_dir
-            .as_ref()
-            .and_then(|d| Cache::open(d, &config.id));
-        Ok(Repository {
+        Ok(Self::assemble(
             backend,
             config,
-            keys,
-            secret,
+            (keys, secret),
             key_id,
-            cache,
-        })
+            options,
+        ))
     }
 
     /// The repository's config.
