@@ -2,7 +2,7 @@
 //! backups and prune with processes killed at random moments.
 
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -175,15 +175,33 @@ fn expected(host: u64, generation: u64, name: &str) -> Vec<u8> {
     }
 }
 
-/// Runs `child`, killing it with SIGKILL after `kill_after` if given; returns whether it exited 0.
-fn run_maybe_killed(mut child: Child, kill_after: Option<Duration>) -> Option<bool> {
+/// How a child process ended.
+enum End {
+    Killed,
+    Succeeded,
+    /// It found its session had lapsed (the machine starved it longer than the expiry) and saved
+    /// nothing: the protocol's safe refusal, not a failure.
+    RefusedLapsedSession,
+    Failed(String),
+}
+
+/// Runs `child` (with stderr piped), killing it with SIGKILL after `kill_after` if given.
+fn run_maybe_killed(mut child: Child, kill_after: Option<Duration>) -> End {
     if let Some(after) = kill_after {
         std::thread::sleep(after);
         let _ = child.kill();
         let _ = child.wait();
-        return None;
+        return End::Killed;
     }
-    Some(child.wait().unwrap().success())
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() {
+        End::Succeeded
+    } else if stderr.contains("without renewing its session") {
+        End::RefusedLapsedSession
+    } else {
+        End::Failed(stderr)
+    }
 }
 
 #[test]
@@ -213,16 +231,17 @@ fn soak_concurrent_backups_and_prune_with_random_kills_lose_nothing() {
                         &format!("g{generation}"),
                         dir.to_str().unwrap(),
                     ])
+                    .stderr(Stdio::piped())
                     .spawn()
                     .unwrap();
                 let kill =
                     (rng.next_u64() % 10 < 3).then(|| Duration::from_millis(rng.next_u64() % 400));
                 match run_maybe_killed(child, kill) {
-                    Some(true) => ok += 1,
-                    Some(false) => {
-                        panic!("backup h{host} g{generation} failed without being killed")
+                    End::Succeeded => ok += 1,
+                    End::Failed(stderr) => {
+                        panic!("backup h{host} g{generation} failed without being killed: {stderr}")
                     }
-                    None => {}
+                    End::Killed | End::RefusedLapsedSession => {}
                 }
                 std::fs::remove_dir_all(&dir).unwrap();
             }
@@ -246,13 +265,17 @@ fn soak_concurrent_backups_and_prune_with_random_kills_lose_nothing() {
                         "2",
                         "--prune",
                     ])
+                    .stderr(Stdio::piped())
                     .spawn()
                     .unwrap();
                 let kill =
                     (rng.next_u64() % 10 < 3).then(|| Duration::from_millis(rng.next_u64() % 600));
-                if let Some(success) = run_maybe_killed(child, kill) {
-                    assert!(success, "forget --prune failed without being killed");
-                    runs += 1;
+                match run_maybe_killed(child, kill) {
+                    End::Succeeded => runs += 1,
+                    End::Failed(stderr) => {
+                        panic!("forget --prune failed without being killed: {stderr}")
+                    }
+                    End::Killed | End::RefusedLapsedSession => {}
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
