@@ -279,15 +279,7 @@ impl Indexed {
                     }
                     id = children[i - 1].tree;
                 }
-                Node::Content(_) => {
-                    return Err(Error::new(
-                        ErrorKind::Damaged,
-                        format!(
-                            "tree {} is a content list where a directory was expected",
-                            id.short()
-                        ),
-                    ))
-                }
+                Node::Content(_) => return Err(not_a_directory(&id)),
             }
         }
     }
@@ -403,6 +395,17 @@ impl Indexed {
     }
 }
 
+/// The error for a tree that should be a directory but is a content list.
+pub(crate) fn not_a_directory(id: &BlobId) -> Error {
+    Error::new(
+        ErrorKind::Damaged,
+        format!(
+            "tree {} is a content list where a directory was expected",
+            id.short()
+        ),
+    )
+}
+
 /// Entries of a directory in name order; see [`Indexed::dir_entries`].
 pub struct DirEntries<'a> {
     repo: &'a Indexed,
@@ -430,13 +433,7 @@ impl Iterator for DirEntries<'_> {
                 }
                 Ok(Node::Content(_)) => {
                     self.failed = true;
-                    return Some(Err(Error::new(
-                        ErrorKind::Damaged,
-                        format!(
-                            "tree {} is a content list where a directory was expected",
-                            id.short()
-                        ),
-                    )));
+                    return Some(Err(not_a_directory(&id)));
                 }
                 Err(e) => {
                     self.failed = true;

@@ -12,7 +12,8 @@ use cairn_repo_format::{BlobId, Entry, EntryKind, Name, Node, Snapshot};
 use serde::Serialize;
 
 use crate::commands::ls::{child_path, display_dir};
-use crate::error::{Error, ErrorKind, Result, ResultExt};
+use crate::error::{Result, ResultExt};
+use crate::indexed::not_a_directory;
 use crate::indexed::Indexed;
 
 /// How an entry differs between the two snapshots.
@@ -280,15 +281,7 @@ impl<'a> Cursor<'a> {
                         count: c.count,
                     }))
             }
-            Node::Content(_) => {
-                return Err(Error::new(
-                    ErrorKind::Damaged,
-                    format!(
-                        "tree {} is a content list where a directory was expected",
-                        id.short()
-                    ),
-                ))
-            }
+            Node::Content(_) => return Err(not_a_directory(&id)),
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::commands::ls::child_path;
 use crate::error::{Error, ErrorKind, Result, ResultExt};
+use crate::indexed::not_a_directory;
 use crate::indexed::Indexed;
 
 /// An entry that matched.
@@ -209,14 +210,7 @@ fn open(repo: &Indexed, id: BlobId, dir: String) -> Result<Frame> {
                 .into_iter(),
         ),
         Node::Content(_) => {
-            return Err(Error::new(
-                ErrorKind::Damaged,
-                format!(
-                    "{}: tree {} is a content list where a directory was expected",
-                    crate::commands::ls::display_dir(&dir),
-                    id.short()
-                ),
-            ))
+            return Err(not_a_directory(&id).context(crate::commands::ls::display_dir(&dir)))
         }
     };
     Ok(Frame {

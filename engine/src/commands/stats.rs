@@ -13,6 +13,7 @@ use cairn_repo_format::{
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result, ResultExt};
+use crate::indexed::not_a_directory;
 use crate::indexed::Indexed;
 
 /// Statistics of a set of snapshots.
@@ -124,15 +125,7 @@ impl Walker<'_> {
                     .collect::<Vec<_>>()
                     .into_iter(),
             ),
-            Node::Content(_) => {
-                return Err(Error::new(
-                    ErrorKind::Damaged,
-                    format!(
-                        "tree {} is a content list where a directory was expected",
-                        id.short()
-                    ),
-                ))
-            }
+            Node::Content(_) => return Err(not_a_directory(&id)),
         };
         Ok(Frame {
             id,
