@@ -75,6 +75,63 @@ fn prune_after_forget_frees_the_space_and_a_second_prune_does_nothing() {
     );
 }
 
+/// Each backup run writes packs of its own, so two applications backed up at the same time never
+/// share a pack: forgetting every snapshot of one frees its packs whole, with nothing to repack even
+/// when no unused space is tolerated.
+#[test]
+fn forgetting_one_source_frees_its_packs_whole_even_after_concurrent_backups() {
+    let s = Scratch::new();
+    s.init();
+    let (a, b) = (s.join("app-a"), s.join("app-b"));
+    for generation in 0..3 {
+        write(&a.join("data"), Rng::new(10 + generation).bytes(1_000_000));
+        write(&b.join("data"), Rng::new(20 + generation).bytes(1_000_000));
+        let spawn = |dir: &Path| {
+            s.command(&["backup", dir.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let (mut ja, mut jb) = (spawn(&a), spawn(&b));
+        assert!(ja.wait().unwrap().success() && jb.wait().unwrap().success());
+    }
+    let before = data_bytes(&s);
+    let listed = s
+        .cairn(&["snapshots", "--path", b.to_str().unwrap(), "--json"])
+        .ok()
+        .json();
+    let mut forget = vec!["forget", "--json"];
+    forget.extend(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap()),
+    );
+    let forgotten = s.cairn(&forget).ok().json();
+    assert_eq!(
+        forgotten["removed"].as_array().unwrap().len(),
+        3,
+        "{forgotten}"
+    );
+    assert_eq!(s.snapshot_ids().len(), 3, "app-a's snapshots stay");
+
+    let prune = s
+        .cairn(&["prune", "--max-unused", "0%", "--json"])
+        .ok()
+        .json();
+    assert_eq!(prune["packs_repacked"], 0, "{prune}");
+    assert_eq!(prune["bytes_repacked"], 0, "{prune}");
+    assert!(prune["packs_deleted"].as_u64().unwrap() >= 3, "{prune}");
+    assert!(
+        before - data_bytes(&s) >= 3_000_000,
+        "prune freed {} bytes of app-b's 3 MB",
+        before - data_bytes(&s)
+    );
+    s.cairn(&["check", "--read-data"]).ok();
+}
+
 #[test]
 fn forget_dry_run_lists_every_snapshot_with_its_decision_and_reasons() {
     let s = Scratch::new();

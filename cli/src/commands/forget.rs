@@ -1,13 +1,13 @@
 //! `cairn forget`: remove snapshots a retention policy does not keep, and optionally prune.
 
-use anyhow::Result;
-use cairn_engine::commands::forget::{forget, ForgetOptions, ForgetReport};
+use anyhow::{bail, Result};
+use cairn_engine::commands::forget::{forget, forget_ids, ForgetOptions, ForgetReport};
 use cairn_engine::GroupBy;
 use clap::Args;
 
 use super::keep::KeepArgs;
 use super::prune::{self, PruneArgs};
-use super::FilterArgs;
+use super::{select_snapshots, FilterArgs};
 use crate::args::Context;
 use crate::exit::Status;
 use crate::output::{local_time, Table};
@@ -15,6 +15,9 @@ use crate::output::{local_time, Table};
 /// Flags of `forget`.
 #[derive(Args, Debug)]
 pub struct ForgetArgs {
+    /// Remove exactly these snapshots (`latest` or id prefixes) instead of applying a policy
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
     #[command(flatten)]
     pub keep: KeepArgs,
     /// Group snapshots by these fields before applying the policy: host, paths, tags, app
@@ -36,13 +39,24 @@ pub struct ForgetArgs {
 
 /// Runs `forget`.
 pub fn run(ctx: &Context, args: &ForgetArgs) -> Result<Status> {
+    let policy = args.keep.policy();
+    if !args.snapshots.is_empty() && !policy.is_empty() {
+        bail!("give snapshots to remove or --keep-* rules, not both; nothing was removed");
+    }
     let repo = ctx.open()?;
-    let mut options = ForgetOptions::new(args.keep.policy());
-    options.group_by = args.group_by;
-    options.filter = args.filter.filter();
-    options.dry_run = args.prune_args.dry_run;
-    let report = forget(&repo, &options)?;
-    print(ctx, &report, options.dry_run)?;
+    let dry_run = args.prune_args.dry_run;
+    let report = if args.snapshots.is_empty() {
+        let mut options = ForgetOptions::new(policy);
+        options.group_by = args.group_by;
+        options.filter = args.filter.filter();
+        options.dry_run = dry_run;
+        forget(&repo, &options)?
+    } else {
+        let chosen = select_snapshots(&repo, &args.snapshots, &args.filter.filter())?;
+        let ids: Vec<_> = chosen.into_iter().map(|(id, _)| id).collect();
+        forget_ids(&repo, &ids, dry_run)?
+    };
+    print(ctx, &report, dry_run)?;
     if args.prune {
         prune::run_on(ctx, &repo, &args.prune_args)?;
     }

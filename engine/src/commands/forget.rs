@@ -136,15 +136,32 @@ pub fn forget(repo: &Repository, options: &ForgetOptions) -> Result<ForgetReport
     removed.sort();
     let removed: Vec<SnapshotId> = removed.into_iter().map(|(_, id)| id).collect();
     if !options.dry_run {
-        for (done, id) in removed.iter().enumerate() {
-            repo.delete_snapshot(id).context(format_args!(
-                "removing snapshot {} ({done} of {} removed before it)",
-                id.short(),
-                removed.len()
-            ))?;
-        }
+        delete_all(repo, &removed)?;
     }
     Ok(ForgetReport { groups, removed })
+}
+
+/// Removes exactly the snapshots `ids`, as `restic forget ID...` does: no policy applies, so the
+/// report has no groups. On a dry run nothing is removed.
+pub fn forget_ids(repo: &Repository, ids: &[SnapshotId], dry_run: bool) -> Result<ForgetReport> {
+    if !dry_run {
+        delete_all(repo, ids)?;
+    }
+    Ok(ForgetReport {
+        groups: Vec::new(),
+        removed: ids.to_vec(),
+    })
+}
+
+fn delete_all(repo: &Repository, ids: &[SnapshotId]) -> Result<()> {
+    for (done, id) in ids.iter().enumerate() {
+        repo.delete_snapshot(id).context(format_args!(
+            "removing snapshot {} ({done} of {} removed before it)",
+            id.short(),
+            ids.len()
+        ))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
