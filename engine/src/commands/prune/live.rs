@@ -1,6 +1,8 @@
-//! Which blobs the snapshots need: a walk of every snapshot's trees into one bit per indexed blob.
+//! Which blobs the snapshots need: a walk of every snapshot's trees into one bit per indexed blob,
+//! and which group of snapshots (one application or path set) reached each blob first, so that
+//! repacking can keep each group's blobs in packs of their own.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use cairn_repo_format::{BlobId, BlobKind, ContentRef, Node, SnapshotId};
 use rayon::prelude::*;
@@ -27,17 +29,56 @@ impl Bitmap {
     }
 }
 
+/// The group of snapshots that first reached each blob, by index position: 0 for none, else the
+/// group's number plus one. Four bytes per blob.
+pub(super) struct Owners(Vec<AtomicU32>);
+
+impl Owners {
+    fn new(len: usize) -> Self {
+        Owners((0..len).map(|_| AtomicU32::new(0)).collect())
+    }
+
+    fn claim(&self, i: usize, group: u32) {
+        let _ = self.0[i].compare_exchange(0, group + 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The group that reached blob `i` first, if any did.
+    pub fn get(&self, i: usize) -> Option<u32> {
+        self.0[i].load(Ordering::Relaxed).checked_sub(1)
+    }
+}
+
 /// The blobs reachable from a set of snapshots.
 pub(super) struct Live {
     pub data: Bitmap,
     pub trees: Bitmap,
+    pub data_owners: Owners,
+    pub tree_owners: Owners,
 }
+
+/// A snapshot to mark from: its id, root tree, and the number of its group.
+pub(super) type Root = (SnapshotId, BlobId, u32);
 
 impl Live {
     pub fn new(repo: &Indexed) -> Self {
+        let (data, trees) = (
+            repo.index().len(BlobKind::Data),
+            repo.index().len(BlobKind::Tree),
+        );
         Live {
-            data: Bitmap::new(repo.index().len(BlobKind::Data)),
-            trees: Bitmap::new(repo.index().len(BlobKind::Tree)),
+            data: Bitmap::new(data),
+            trees: Bitmap::new(trees),
+            data_owners: Owners::new(data),
+            tree_owners: Owners::new(trees),
+        }
+    }
+
+    /// The group that reached a blob first, if any did.
+    pub fn owner(&self, repo: &Indexed, kind: BlobKind, id: &BlobId) -> Option<u32> {
+        let i = repo.index().position(kind, id)?;
+        match kind {
+            BlobKind::Data => self.data_owners.get(i),
+            BlobKind::Tree => self.tree_owners.get(i),
         }
     }
 
@@ -54,14 +95,14 @@ impl Live {
     /// Marks everything the snapshots' trees reach. A blob the index lacks is an error when
     /// `strict` (the repository is damaged and prune must not make it worse), and skipped otherwise
     /// (a snapshot written after the index was read may use packs it does not know).
-    pub fn mark(&self, repo: &Indexed, roots: &[(SnapshotId, BlobId)], strict: bool) -> Result<()> {
-        roots.par_iter().try_for_each(|(snap, root)| {
-            self.walk(repo, *root, strict)
+    pub fn mark(&self, repo: &Indexed, roots: &[Root], strict: bool) -> Result<()> {
+        roots.par_iter().try_for_each(|(snap, root, group)| {
+            self.walk(repo, *root, *group, strict)
                 .map_err(|e| e.context(format!("snapshot {}", snap.short())))
         })
     }
 
-    fn walk(&self, repo: &Indexed, root: BlobId, strict: bool) -> Result<()> {
+    fn walk(&self, repo: &Indexed, root: BlobId, group: u32, strict: bool) -> Result<()> {
         let missing = |kind: BlobKind, id: &BlobId| {
             Error::new(
                 ErrorKind::Damaged,
@@ -83,6 +124,7 @@ impl Live {
             if self.trees.set(pos) {
                 continue;
             }
+            self.tree_owners.claim(pos, group);
             let mut parts: Vec<ContentRef> = Vec::new();
             match repo.node(&id)? {
                 Node::Leaf(entries) => {
@@ -101,6 +143,7 @@ impl Live {
                         match repo.index().position(BlobKind::Data, &id) {
                             Some(i) => {
                                 self.data.set(i);
+                                self.data_owners.claim(i, group);
                             }
                             None if strict => return Err(missing(BlobKind::Data, &id)),
                             None => {}

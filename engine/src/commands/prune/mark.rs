@@ -1,7 +1,7 @@
 //! Prune's first phase: find packs nothing needs, repack mostly unused ones, and condemn both in a
 //! deletion plan. Nothing is deleted here.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cairn_repo_format::{DeletionPlan, FileKind, PackEntry, PackId, FORMAT_VERSION};
 
@@ -135,41 +135,57 @@ pub(super) fn mark(
 
 /// Copies the live blobs of `packs` into new packs and indexes them. The old packs are condemned
 /// by the caller; until the plan is swept, each blob is stored twice and readers may use either.
+///
+/// Each group of snapshots (see [`super::live::Owners`]) gets packs of its own, as its backups
+/// did, so that when one group's generations expire later its packs go whole instead of being
+/// repacked again. Each pack is read once per group, as one range from its first to its last
+/// blob of that group.
 fn repack(view: &View, packs: &[PackId], progress: &dyn Progress) -> Result<()> {
     let wanted: HashSet<PackId> = packs.iter().copied().collect();
-    let mut live: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
+    let mut by_group: BTreeMap<Option<u32>, BTreeMap<PackId, Vec<PackEntry>>> = BTreeMap::new();
     view.for_each_index_file(|_, file| {
         for pack in file.packs.iter().filter(|p| wanted.contains(&p.id)) {
-            live.entry(pack.id).or_default().extend(
-                pack.blobs
-                    .iter()
-                    .filter(|e| view.is_live_copy(e, &pack.id))
-                    .copied(),
-            );
+            for e in pack.blobs.iter().filter(|e| view.is_live_copy(e, &pack.id)) {
+                let owner = view.live.owner(&view.repo, e.kind, &e.id);
+                by_group
+                    .entry(owner)
+                    .or_default()
+                    .entry(pack.id)
+                    .or_default()
+                    .push(*e);
+            }
         }
         Ok(())
     })?;
-    let writer = BlobWriter::for_repack(view.repo.clone());
-    for (pack, mut entries) in live {
-        entries.sort_by_key(|e| e.offset);
-        entries.dedup_by_key(|e| e.id);
-        let name = pack.to_hex();
-        for e in entries {
-            let range = e.offset as u64..e.offset as u64 + e.length as u64;
-            let stored = view
-                .repo
-                .backend()
-                .read_range(FileType::Pack, &name, range)?;
-            let loc = crate::index::BlobLocation {
-                pack,
-                offset: e.offset,
-                length: e.length,
-                raw_len: e.raw_len,
+    for packs in by_group.into_values() {
+        let writer = BlobWriter::for_repack(view.repo.clone());
+        for (pack, mut entries) in packs {
+            entries.sort_by_key(|e| e.offset);
+            entries.dedup_by_key(|e| e.id);
+            let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+                continue;
             };
-            let plain = view.repo.open_located(e.kind, &e.id, &loc, &stored)?;
-            writer.add_with_id(e.kind, e.id, &plain)?;
-            progress.add_bytes(e.length as u64);
+            let start = first.offset as u64;
+            let span = view.repo.backend().read_range(
+                FileType::Pack,
+                &pack.to_hex(),
+                start..last.offset as u64 + last.length as u64,
+            )?;
+            for e in entries {
+                let at = (e.offset as u64 - start) as usize;
+                let stored = span.slice(at..at + e.length as usize);
+                let loc = crate::index::BlobLocation {
+                    pack,
+                    offset: e.offset,
+                    length: e.length,
+                    raw_len: e.raw_len,
+                };
+                let plain = view.repo.open_located(e.kind, &e.id, &loc, &stored)?;
+                writer.add_with_id(e.kind, e.id, &plain)?;
+                progress.add_bytes(e.length as u64);
+            }
         }
+        writer.finish()?;
     }
-    writer.finish()
+    Ok(())
 }

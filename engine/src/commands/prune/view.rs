@@ -10,6 +10,7 @@ use crate::backend::FileType;
 use crate::error::{Error, Result};
 use crate::indexed::Indexed;
 use crate::repository::Repository;
+use crate::retention::{GroupBy, GroupKey};
 use crate::session::{condemned_packs, deletion_plans, FoundPlan};
 
 pub(super) struct View {
@@ -42,7 +43,19 @@ impl View {
         let indexed = Indexed::with_index(repo.clone(), index, files);
         let snapshots = repo.snapshots()?;
         let live = Live::new(&indexed);
-        let roots: Vec<_> = snapshots.iter().map(|(id, s)| (*id, s.tree)).collect();
+        // Number the groups (application, or host and paths) so that repacking keeps each
+        // group's blobs apart, as backups do.
+        let mut groups: HashMap<GroupKey, u32> = HashMap::new();
+        let roots: Vec<_> = snapshots
+            .iter()
+            .map(|(id, s)| {
+                let next = groups.len() as u32;
+                let group = *groups
+                    .entry(GroupKey::of(s, GroupBy::default()))
+                    .or_insert(next);
+                (*id, s.tree, group)
+            })
+            .collect();
         live.mark(&indexed, &roots, false)?;
         Ok(View {
             repo: indexed,
