@@ -194,6 +194,8 @@ pub struct Context {
     pub out: Output,
     /// Whether progress bars may be drawn (stderr is a terminal, not --quiet, not --json).
     pub bars: bool,
+    /// The backend opened, for the traffic report at the end.
+    opened: std::sync::OnceLock<Backend>,
 }
 
 impl Context {
@@ -223,6 +225,7 @@ impl Context {
             cache_dir,
             out,
             bars,
+            opened: std::sync::OnceLock::new(),
         }
     }
 
@@ -235,7 +238,24 @@ impl Context {
 
     /// The storage backend of the repository.
     pub fn backend(&self, create: bool) -> Result<Backend> {
-        Ok(Backend::open(self.location()?, create)?)
+        let backend = Backend::open(self.location()?, create)?;
+        let _ = self.opened.set(backend.clone());
+        Ok(backend)
+    }
+
+    /// Logs (at `-v`) the requests sent to the storage and the bytes moved.
+    pub fn report_traffic(&self) {
+        if let Some(backend) = self.opened.get() {
+            let t = backend.traffic();
+            tracing::info!(
+                "storage {}: {} requests ({} retried), {} downloaded, {} uploaded",
+                backend.location(),
+                t.requests,
+                t.retries,
+                crate::output::bytes(t.bytes_read),
+                crate::output::bytes(t.bytes_written)
+            );
+        }
     }
 
     /// Options for opening: the cache.

@@ -30,7 +30,7 @@ pub mod tag;
 /// Runs the command of `cli`.
 pub fn run(cli: Cli) -> Result<Status> {
     let ctx = Context::new(&cli.global);
-    match &cli.command {
+    let status = match &cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Backup(a) => backup::run(&ctx, a),
         Command::Snapshots(a) => snapshots::run(&ctx, a),
@@ -47,7 +47,9 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Prune(a) => prune::run(&ctx, a),
         Command::Policy(a) => policy::run(&ctx, a),
         Command::Mount(a) => mount::run(&ctx, a),
-    }
+    };
+    ctx.report_traffic();
+    status
 }
 
 /// restic's snapshot filters: `--host`, `--tag`, `--path`.

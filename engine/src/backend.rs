@@ -1,11 +1,21 @@
 //! Storage backends: where repository files live.
 //!
-//! Every backend is an [`object_store::ObjectStore`] (local directory, memory; S3 and others arrive with
-//! their own issue), behind one [`Backend`] with a synchronous face for the engine's threads and an async
-//! one for many transfers in flight. Writes are atomic: the local store writes a temporary file and
-//! renames it, object stores publish an object whole, so no reader ever sees half a file.
+//! Every backend is an [`object_store::ObjectStore`]: a local directory, S3 or an S3-compatible
+//! server, Google Cloud Storage, Azure Blob Storage, or memory for tests ([`Location`] says how
+//! each is written). One [`Backend`] puts the same face on all of them: synchronous for the
+//! engine's threads, async for many transfers in flight, with one retry policy
+//! ([`RetryPolicy`]) and request counters ([`Traffic`]). Writes are atomic: the local store
+//! writes a temporary file and renames it, object stores publish an object whole, so no reader
+//! ever sees half a file.
+
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod faults;
+mod location;
+mod retry;
+mod stores;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,8 +23,12 @@ use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, PutPayload};
 use tokio::runtime::Runtime;
+
+pub use location::Location;
+pub use retry::RetryPolicy;
+use retry::{retry, Failure};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -83,10 +97,44 @@ fn nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
+/// Requests a backend sent and bytes it moved, for reports and measurements.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    bytes_read: AtomicU64,
+    bytes_written: AtomicU64,
+}
+
+/// A copy of [`Traffic`]'s counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TrafficCounts {
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// Requests sent again after a passing failure.
+    pub retries: u64,
+    /// Bytes downloaded.
+    pub bytes_read: u64,
+    /// Bytes uploaded.
+    pub bytes_written: u64,
+}
+
+impl Traffic {
+    /// The counters now.
+    pub fn counts(&self) -> TrafficCounts {
+        TrafficCounts {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// A repository location with its store and the runtime that drives it.
 #[derive(Clone)]
 pub struct Backend {
-    store: Arc<dyn ObjectStore>,
+    store: StoreHandle,
     runtime: Arc<Runtime>,
     location: String,
     /// The directory of a local repository, where interrupted writes leave temporary files.
@@ -110,6 +158,24 @@ fn runtime() -> Result<Arc<Runtime>> {
 }
 
 impl Backend {
+    fn new(
+        store: Arc<dyn ObjectStore>,
+        location: String,
+        local_root: Option<PathBuf>,
+        retry: RetryPolicy,
+    ) -> Result<Self> {
+        Ok(Backend {
+            store: StoreHandle {
+                store,
+                retry,
+                traffic: Arc::default(),
+            },
+            runtime: runtime()?,
+            location,
+            local_root,
+        })
+    }
+
     /// A repository in a local directory. With `create`, the directory is made if missing; without it,
     /// a missing directory is [`ErrorKind::NotARepository`].
     pub fn local(path: &Path, create: bool) -> Result<Self> {
@@ -125,37 +191,45 @@ impl Backend {
         let store = LocalFileSystem::new_with_prefix(&abs).map_err(|e| {
             Error::new(ErrorKind::Backend, format!("{}: {e}", abs.display())).with_source(e)
         })?;
-        Ok(Backend {
-            store: Arc::new(store),
-            runtime: runtime()?,
-            location: abs.display().to_string(),
-            local_root: Some(abs),
-        })
+        let location = abs.display().to_string();
+        Self::new(Arc::new(store), location, Some(abs), RetryPolicy::NONE)
     }
 
     /// A repository in memory, gone when the last clone is dropped (tests).
     pub fn memory() -> Result<Self> {
-        Ok(Backend {
-            store: Arc::new(InMemory::new()),
-            runtime: runtime()?,
-            location: "memory".into(),
-            local_root: None,
-        })
+        Self::new(
+            Arc::new(InMemory::new()),
+            "memory:".into(),
+            None,
+            RetryPolicy::NONE,
+        )
     }
 
-    /// Opens a location as the user writes it: a path, or `file:PATH`, or `memory:` (tests).
+    /// Opens a location as the user writes it (see [`Location`]). `create` makes a missing local
+    /// directory; buckets and containers must exist already.
     pub fn open(location: &str, create: bool) -> Result<Self> {
-        if location == "memory:" {
-            return Self::memory();
+        match Location::parse(location)? {
+            Location::Local(path) => Self::local(&path, create),
+            Location::Memory => Self::memory(),
+            remote => {
+                let store = stores::remote(&remote)?;
+                Self::new(store, remote.to_string(), None, RetryPolicy::REMOTE)
+            }
         }
-        let path = location.strip_prefix("file:").unwrap_or(location);
-        if path.is_empty() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "no repository given: use -r/--repo or CAIRN_REPOSITORY",
-            ));
-        }
-        Self::local(Path::new(path), create)
+    }
+
+    /// This backend with another retry policy.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.store.retry = policy;
+        self
+    }
+
+    /// This backend with faults injected below its retries (tests).
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn with_faults(mut self, faults: faults::Faults) -> (Self, Arc<faults::FaultyStore>) {
+        let faulty = Arc::new(faults::FaultyStore::new(self.store.store.clone(), faults));
+        self.store.store = faulty.clone();
+        (self, faulty)
     }
 
     /// Where this backend stores, for messages.
@@ -166,6 +240,11 @@ impl Backend {
     /// The runtime that drives I/O, for callers that keep many transfers in flight.
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    /// The requests sent and bytes moved so far.
+    pub fn traffic(&self) -> TrafficCounts {
+        self.store.traffic.counts()
     }
 
     fn path(t: FileType, name: &str) -> ObjectPath {
@@ -179,16 +258,10 @@ impl Backend {
         }
     }
 
-    fn map_err(t: FileType, name: &str, e: object_store::Error) -> Error {
-        let what = match t {
+    fn what(t: FileType, name: &str) -> String {
+        match t {
             FileType::Config => "config".to_string(),
             _ => format!("{} {name}", t.name()),
-        };
-        match e {
-            object_store::Error::NotFound { .. } => {
-                Error::new(ErrorKind::NotFound, format!("{what} not found")).with_source(e)
-            }
-            e => Error::new(ErrorKind::Backend, format!("{what}: {e}")).with_source(e),
         }
     }
 
@@ -199,13 +272,7 @@ impl Backend {
 
     /// Reads a whole file, async.
     pub async fn read_async(&self, t: FileType, name: &str) -> Result<Bytes> {
-        let path = Self::path(t, name);
-        let get = self
-            .store
-            .get(&path)
-            .await
-            .map_err(|e| Self::map_err(t, name, e))?;
-        get.bytes().await.map_err(|e| Self::map_err(t, name, e))
+        self.store.read(t, name).await
     }
 
     /// Reads `range` of a file.
@@ -225,45 +292,22 @@ impl Backend {
         name: &str,
         range: std::ops::Range<u64>,
     ) -> Result<Bytes> {
-        let path = Self::path(t, name);
-        let want = range.end - range.start;
-        let bytes = self
-            .store
-            .get_range(&path, range)
-            .await
-            .map_err(|e| Self::map_err(t, name, e))?;
-        if bytes.len() as u64 != want {
-            return Err(Error::new(
-                ErrorKind::Damaged,
-                format!(
-                    "{} {name}: short read ({} of {want} bytes)",
-                    t.name(),
-                    bytes.len()
-                ),
-            ));
-        }
-        Ok(bytes)
+        self.store.read_range(t, name, range).await
     }
 
     /// Size of a file, or `None` when it does not exist.
     pub fn size(&self, t: FileType, name: &str) -> Result<Option<u64>> {
-        let path = Self::path(t, name);
-        match self.runtime.block_on(self.store.head(&path)) {
-            Ok(meta) => Ok(Some(meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(Self::map_err(t, name, e)),
-        }
+        Ok(self.head(t, name)?.map(|meta| meta.size))
     }
 
     /// When the storage last wrote a file (nanoseconds since the epoch, storage clock), or `None`
     /// when it does not exist.
     pub fn modified(&self, t: FileType, name: &str) -> Result<Option<i64>> {
-        let path = Self::path(t, name);
-        match self.runtime.block_on(self.store.head(&path)) {
-            Ok(meta) => Ok(Some(nanos(meta.last_modified))),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(Self::map_err(t, name, e)),
-        }
+        Ok(self.head(t, name)?.map(|meta| nanos(meta.last_modified)))
+    }
+
+    fn head(&self, t: FileType, name: &str) -> Result<Option<ObjectMeta>> {
+        self.runtime.block_on(self.store.head(t, name))
     }
 
     /// Writes a whole file atomically.
@@ -273,24 +317,18 @@ impl Backend {
 
     /// Writes a whole file atomically, async.
     pub async fn write_async(&self, t: FileType, name: &str, bytes: Bytes) -> Result<()> {
-        self.handle().write(t, name, bytes).await
+        self.store.write(t, name, bytes).await
     }
 
     /// The store without the runtime: what a task spawned on [`Backend::runtime`] may hold. (A task
     /// holding the backend itself could drop the runtime's last reference from inside the runtime.)
     pub fn handle(&self) -> StoreHandle {
-        StoreHandle {
-            store: self.store.clone(),
-        }
+        self.store.clone()
     }
 
     /// Deletes a file; deleting a missing file is not an error.
     pub fn delete(&self, t: FileType, name: &str) -> Result<()> {
-        let path = Self::path(t, name);
-        match self.runtime.block_on(self.store.delete(&path)) {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Self::map_err(t, name, e)),
-        }
+        self.runtime.block_on(self.store.delete(t, name))
     }
 
     /// Removes the temporary files that writes killed midway left in a local repository (the local
@@ -331,11 +369,7 @@ impl Backend {
 
     /// Lists the files of one type.
     pub fn list(&self, t: FileType) -> Result<Vec<Listed>> {
-        let prefix = ObjectPath::from(t.prefix());
-        let metas: Vec<_> = self
-            .runtime
-            .block_on(self.store.list(Some(&prefix)).try_collect())
-            .map_err(|e| Self::map_err(t, "(listing)", e))?;
+        let metas = self.runtime.block_on(self.store.list(t))?;
         let mut out: Vec<Listed> = metas
             .into_iter()
             .filter_map(|m| {
@@ -355,21 +389,140 @@ impl Backend {
     }
 }
 
-/// A backend's store without its runtime; see [`Backend::handle`].
+/// A backend's store without its runtime; see [`Backend::handle`]. Every request goes through
+/// its retry policy and is counted.
 #[derive(Clone)]
 pub struct StoreHandle {
     store: Arc<dyn ObjectStore>,
+    retry: RetryPolicy,
+    traffic: Arc<Traffic>,
 }
 
 impl StoreHandle {
+    /// Runs `op` under the retry policy, counting requests; `what` names the file for messages.
+    async fn run<T, F, Fut>(&self, what: &(dyn Fn() -> String + Sync), op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, Failure>>,
+    {
+        let counted = || {
+            self.traffic.requests.fetch_add(1, Ordering::Relaxed);
+            op()
+        };
+        let on_retry = || {
+            self.traffic.retries.fetch_add(1, Ordering::Relaxed);
+        };
+        retry(self.retry, what, counted, on_retry)
+            .await
+            .map_err(|(failure, attempts)| {
+                let gave_up = if attempts > 1 {
+                    format!(" (gave up after {attempts} attempts)")
+                } else {
+                    String::new()
+                };
+                match failure {
+                    Failure::Store(e @ object_store::Error::NotFound { .. }) => {
+                        Error::new(ErrorKind::NotFound, format!("{} not found", what()))
+                            .with_source(e)
+                    }
+                    Failure::Store(e) => {
+                        Error::new(ErrorKind::Backend, format!("{}: {e}{gave_up}", what()))
+                            .with_source(e)
+                    }
+                    short @ Failure::Short { .. } => Error::new(
+                        ErrorKind::Damaged,
+                        format!("{}: {}{gave_up}", what(), retry::describe(&short)),
+                    ),
+                }
+            })
+    }
+
+    fn count_read(&self, bytes: &Bytes) {
+        self.traffic
+            .bytes_read
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+
+    async fn read(&self, t: FileType, name: &str) -> Result<Bytes> {
+        let path = Backend::path(t, name);
+        let bytes = self
+            .run(&|| Backend::what(t, name), || async {
+                Ok(self.store.get(&path).await?.bytes().await?)
+            })
+            .await?;
+        self.count_read(&bytes);
+        Ok(bytes)
+    }
+
+    async fn read_range(
+        &self,
+        t: FileType,
+        name: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Bytes> {
+        let path = Backend::path(t, name);
+        let want = range.end - range.start;
+        let bytes = self
+            .run(&|| Backend::what(t, name), || async {
+                let bytes = self.store.get_range(&path, range.clone()).await?;
+                match bytes.len() as u64 {
+                    got if got == want => Ok(bytes),
+                    got => Err(Failure::Short { got, want }),
+                }
+            })
+            .await?;
+        self.count_read(&bytes);
+        Ok(bytes)
+    }
+
+    async fn head(&self, t: FileType, name: &str) -> Result<Option<ObjectMeta>> {
+        let path = Backend::path(t, name);
+        let head = self
+            .run(&|| Backend::what(t, name), || async {
+                Ok(self.store.head(&path).await?)
+            })
+            .await;
+        match head {
+            Ok(meta) => Ok(Some(meta)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes a whole file atomically.
     pub async fn write(&self, t: FileType, name: &str, bytes: Bytes) -> Result<()> {
         let path = Backend::path(t, name);
-        self.store
-            .put(&path, PutPayload::from_bytes(bytes))
-            .await
-            .map(|_| ())
-            .map_err(|e| Backend::map_err(t, name, e))
+        let len = bytes.len() as u64;
+        self.run(&|| Backend::what(t, name), || async {
+            self.store
+                .put(&path, PutPayload::from_bytes(bytes.clone()))
+                .await?;
+            Ok(())
+        })
+        .await?;
+        self.traffic.bytes_written.fetch_add(len, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn delete(&self, t: FileType, name: &str) -> Result<()> {
+        let path = Backend::path(t, name);
+        let deleted = self
+            .run(&|| Backend::what(t, name), || async {
+                Ok(self.store.delete(&path).await?)
+            })
+            .await;
+        match deleted {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list(&self, t: FileType) -> Result<Vec<ObjectMeta>> {
+        let prefix = ObjectPath::from(t.prefix());
+        self.run(&|| format!("listing {}s", t.name()), || async {
+            Ok(self.store.list(Some(&prefix)).try_collect().await?)
+        })
+        .await
     }
 }
 

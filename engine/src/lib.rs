@@ -38,7 +38,9 @@ mod sys;
 mod testutil;
 mod tree_writer;
 
-pub use backend::{Backend, FileType, Listed, StoreHandle};
+#[cfg(any(test, feature = "fault-injection"))]
+pub use backend::faults;
+pub use backend::{Backend, FileType, Listed, Location, RetryPolicy, StoreHandle, TrafficCounts};
 pub use blob_writer::{BlobWriter, WriteStats, MAX_UPLOADS_IN_FLIGHT};
 pub use cache::{default_cache_dir, Cache};
 pub use chunker::{ChunkBatch, Chunker, WINDOW};

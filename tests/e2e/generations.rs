@@ -105,7 +105,10 @@ fn retiring_one_source_frees_its_packs_whole_even_after_concurrent_backups_and_r
         .cairn(&["prune", "--max-unused", "0%", "--json"])
         .ok()
         .json();
-    assert!(rolling["packs_repacked"].as_u64().unwrap() >= 2, "{rolling}");
+    assert!(
+        rolling["packs_repacked"].as_u64().unwrap() >= 2,
+        "{rolling}"
+    );
 
     let before = data_bytes(&s);
     let listed = s
@@ -113,9 +116,19 @@ fn retiring_one_source_frees_its_packs_whole_even_after_concurrent_backups_and_r
         .ok()
         .json();
     let mut forget = vec!["forget", "--json"];
-    forget.extend(listed.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()));
+    forget.extend(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap()),
+    );
     let forgotten = s.cairn(&forget).ok().json();
-    assert_eq!(forgotten["removed"].as_array().unwrap().len(), 2, "{forgotten}");
+    assert_eq!(
+        forgotten["removed"].as_array().unwrap().len(),
+        2,
+        "{forgotten}"
+    );
     assert_eq!(s.snapshot_ids().len(), 2, "app-a's snapshots stay");
 
     let retire = s

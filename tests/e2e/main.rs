@@ -14,5 +14,6 @@ mod keys;
 mod mount;
 mod readme;
 mod roundtrip;
+mod s3;
 mod terminal;
 mod util;

@@ -19,6 +19,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// creates; removed when dropped.
 pub struct Scratch {
     dir: tempfile::TempDir,
+    /// The repository location when it is not the `repo` directory, and the environment it needs.
+    remote: Option<(String, Vec<(String, String)>)>,
 }
 
 /// The outcome of one run of `cairn`.
@@ -106,7 +108,20 @@ impl Scratch {
             .prefix("cairn-e2e-")
             .tempdir()
             .unwrap();
-        Scratch { dir }
+        Scratch { dir, remote: None }
+    }
+
+    /// A scratch directory whose commands use the repository at `location` (in object storage),
+    /// with `env` (credentials) set.
+    pub fn with_location(location: String, env: &[(&str, &str)]) -> Scratch {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Scratch {
+            remote: Some((location, env)),
+            ..Scratch::new()
+        }
     }
 
     /// The scratch directory.
@@ -148,6 +163,10 @@ impl Scratch {
             .env_remove("RUST_LOG")
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null());
+        if let Some((location, env)) = &self.remote {
+            cmd.env("CAIRN_REPOSITORY", location)
+                .envs(env.iter().cloned());
+        }
         cmd
     }
 

@@ -8,7 +8,7 @@ use cairn_engine::Progress;
 use clap::Args;
 use serde_json::json;
 
-use super::split_snapshot_path;
+use super::{select_snapshots, split_snapshot_path, FilterArgs};
 use crate::args::Context;
 use crate::exit::Status;
 use crate::output::{bytes, file_errors_json, report_file_errors};
@@ -32,13 +32,21 @@ pub struct RestoreArgs {
     /// Read every restored file back and compare it with the snapshot
     #[arg(long)]
     pub verify: bool,
+    /// With `latest`: the latest snapshot of these hosts, tags or paths
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 /// Runs `restore`.
 pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Status> {
     let (spec, subpath) = split_snapshot_path(&args.snapshot);
     let repo = ctx.open_indexed()?;
-    let (id, snapshot) = repo.find_snapshot(spec)?;
+    let (id, snapshot) = select_snapshots(
+        repo.repository(),
+        &[spec.to_string()],
+        &args.filter.filter(),
+    )?
+    .remove(0);
     let options = RestoreOptions::new(&args.target)
         .include(args.includes.iter().cloned())
         .exclude(args.excludes.iter().cloned())
