@@ -20,8 +20,11 @@ const LONG_ABOUT: &str = "\
 cairn: encrypted, deduplicating backups.
 
 A repository is a directory (or bucket) of encrypted packs; a snapshot is one backup of one set of \
-paths. Every command takes the repository from -r/--repo or CAIRN_REPOSITORY and the password from \
---password-file, --password-command or CAIRN_PASSWORD, else asks on the terminal.
+paths. Every command takes the repository from -r/--repo or CAIRN_REPOSITORY (a path, s3://, \
+s3:https://HOST/BUCKET, gs://, azure://) and the password from --password-file, --password-command \
+or CAIRN_PASSWORD, else asks on the terminal. `copy` and `init --copy-chunker-params` take the \
+other repository the same way: CAIRN_FROM_REPOSITORY, CAIRN_FROM_PASSWORD_FILE, \
+CAIRN_FROM_PASSWORD_COMMAND or CAIRN_FROM_PASSWORD.
 
 Snapshots are named by `latest` or by a unique prefix of their id.";
 
@@ -110,6 +113,8 @@ pub enum Command {
     Restore(commands::restore::RestoreArgs),
     /// Check the repository for damage
     Check(commands::check::CheckArgs),
+    /// Copy snapshots from another repository into this one
+    Copy(commands::copy::CopyArgs),
     /// Show what changed between two snapshots
     Diff(commands::diff::DiffArgs),
     /// Find files (or blobs) in snapshots
@@ -177,12 +182,56 @@ impl std::fmt::Debug for Password {
 }
 
 /// Where the password comes from.
-enum PasswordSource {
+/// Where a repository's password comes from.
+pub enum PasswordSource {
     File(PathBuf),
     Command(String),
-    Env,
+    /// An environment variable, by name.
+    Env(&'static str),
     Prompt,
-    Missing,
+    /// None: how to give one (the variable, and the flags).
+    Missing(&'static str, &'static str),
+}
+
+impl PasswordSource {
+    /// The first that applies: a file, a command, the variable `env`, the terminal. `flags` names
+    /// the file and command flags for the message when none applies.
+    pub fn resolve(
+        file: Option<&PathBuf>,
+        command: Option<&String>,
+        env: &'static str,
+        flags: &'static str,
+    ) -> Self {
+        if let Some(file) = file {
+            PasswordSource::File(file.clone())
+        } else if let Some(cmd) = command {
+            PasswordSource::Command(cmd.clone())
+        } else if std::env::var_os(env).is_some() {
+            PasswordSource::Env(env)
+        } else if std::io::stdin().is_terminal() {
+            PasswordSource::Prompt
+        } else {
+            PasswordSource::Missing(env, flags)
+        }
+    }
+
+    /// Reads the password; `what` names the repository in the prompt and errors, and `confirm`
+    /// asks twice when prompting (a new repository).
+    pub fn read(&self, what: &str, confirm: bool) -> Result<Password> {
+        match self {
+            PasswordSource::File(path) => read_password_file(path),
+            PasswordSource::Command(cmd) => run_password_command(cmd),
+            PasswordSource::Env(var) => {
+                let v = std::env::var_os(var).unwrap_or_default();
+                Ok(Password::new(std::os::unix::ffi::OsStringExt::into_vec(v)))
+            }
+            PasswordSource::Prompt => prompt(&format!("enter password for {what}: "), confirm),
+            PasswordSource::Missing(env, flags) => bail!(
+                "no password given for the {what}: set {env}, use {flags}, or run on a terminal \
+                 to be asked"
+            ),
+        }
+    }
 }
 
 /// The global flags, resolved.
@@ -201,17 +250,12 @@ pub struct Context {
 impl Context {
     /// Resolves the global flags against the environment.
     pub fn new(g: &GlobalArgs) -> Context {
-        let password = if let Some(file) = &g.password_file {
-            PasswordSource::File(file.clone())
-        } else if let Some(cmd) = &g.password_command {
-            PasswordSource::Command(cmd.clone())
-        } else if std::env::var_os("CAIRN_PASSWORD").is_some() {
-            PasswordSource::Env
-        } else if std::io::stdin().is_terminal() {
-            PasswordSource::Prompt
-        } else {
-            PasswordSource::Missing
-        };
+        let password = PasswordSource::resolve(
+            g.password_file.as_ref(),
+            g.password_command.as_ref(),
+            "CAIRN_PASSWORD",
+            "--password-file or --password-command",
+        );
         let cache_dir = if g.no_cache {
             None
         } else {
@@ -265,19 +309,7 @@ impl Context {
 
     /// The password of the repository. `confirm` asks twice when prompting (a new repository).
     pub fn password(&self, confirm: bool) -> Result<Password> {
-        match &self.password {
-            PasswordSource::File(path) => read_password_file(path),
-            PasswordSource::Command(cmd) => run_password_command(cmd),
-            PasswordSource::Env => {
-                let v = std::env::var_os("CAIRN_PASSWORD").unwrap_or_default();
-                Ok(Password::new(std::os::unix::ffi::OsStringExt::into_vec(v)))
-            }
-            PasswordSource::Prompt => prompt("enter password for repository: ", confirm),
-            PasswordSource::Missing => bail!(
-                "no password given: set CAIRN_PASSWORD, use --password-file or --password-command, \
-                 or run on a terminal to be asked"
-            ),
-        }
+        self.password.read("repository", confirm)
     }
 
     /// Opens the repository.

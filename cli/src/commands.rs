@@ -12,6 +12,7 @@ use crate::exit::Status;
 pub mod backup;
 pub mod cat;
 pub mod check;
+pub mod copy;
 pub mod diff;
 pub mod find;
 pub mod forget;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Cat(a) => cat::run(&ctx, a),
         Command::Restore(a) => restore::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
+        Command::Copy(a) => copy::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Find(a) => find::run(&ctx, a),
         Command::Stats(a) => stats::run(&ctx, a),

@@ -50,8 +50,12 @@ pub struct InitOptions {
     pub pack_size: u32,
     /// Compression.
     pub compression: CompressionSetting,
-    /// Chunk sizes (min, average, max); the seed is always random.
+    /// Chunk sizes (min, average, max) with a random seed.
     pub chunk_sizes: Option<(u32, u32, u32)>,
+    /// Another repository's chunker parameters, seed included, so that the same files are cut
+    /// into the same chunks in both and snapshots copied between them deduplicate (restic's
+    /// `--copy-chunker-params`). Wins over `chunk_sizes`.
+    pub chunker: Option<ChunkerParams>,
     /// Session refresh and expiry times.
     pub sessions: SessionParams,
 }
@@ -63,6 +67,7 @@ impl Default for InitOptions {
             pack_size: 16 << 20,
             compression: CompressionSetting::Zstd { level: 3 },
             chunk_sizes: None,
+            chunker: None,
             sessions: SessionParams::default(),
         }
     }
@@ -96,6 +101,12 @@ impl InitOptions {
     /// Sets chunk sizes (min, average, max).
     pub fn chunk_sizes(mut self, sizes: (u32, u32, u32)) -> Self {
         self.chunk_sizes = Some(sizes);
+        self
+    }
+
+    /// Sets [`InitOptions::chunker`].
+    pub fn copy_chunker(mut self, chunker: ChunkerParams) -> Self {
+        self.chunker = Some(chunker);
         self
     }
 }
@@ -193,6 +204,9 @@ impl Repository {
         let mut chunker = ChunkerParams::with_seed(u64::from_le_bytes(seed));
         if let Some((min, avg, max)) = options.chunk_sizes {
             (chunker.min_size, chunker.avg_size, chunker.max_size) = (min, avg, max);
+        }
+        if let Some(copied) = options.chunker {
+            chunker = copied;
         }
         let mut repo_id = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut repo_id);

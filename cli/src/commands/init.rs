@@ -35,6 +35,12 @@ pub struct InitArgs {
     pub session_expiry_secs: Option<u32>,
     #[command(flatten)]
     pub kdf: KdfArgs,
+    /// Take the chunker parameters of the --from-repo repository, so that snapshots copied between
+    /// the two deduplicate against each other's own backups
+    #[arg(long, requires = "from_repo")]
+    pub copy_chunker_params: bool,
+    #[command(flatten)]
+    pub from: super::copy::FromRepoArgs,
 }
 
 fn parse_compression(s: &str) -> std::result::Result<CompressionSetting, String> {
@@ -78,6 +84,10 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
             refresh_secs: args.session_refresh_secs.unwrap_or(d.refresh_secs),
             expiry_secs: args.session_expiry_secs.unwrap_or(d.expiry_secs),
         });
+    }
+    if args.copy_chunker_params {
+        let source = args.from.open(ctx)?;
+        options = options.copy_chunker(source.config().chunker);
     }
     // The password first: a mistyped confirmation leaves no empty directory behind.
     let password = ctx.password(true)?;
