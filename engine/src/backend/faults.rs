@@ -39,6 +39,8 @@ pub struct Faults {
     pub max_delay: Duration,
     /// Seed of the random choices, so a failing run can be repeated.
     pub seed: u64,
+    /// An outage: once this many uploads went through, every request fails.
+    pub outage_after_uploads: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +57,7 @@ pub struct FaultyStore {
     faults: Faults,
     rng: Mutex<StdRng>,
     injected: AtomicU64,
+    uploads: AtomicU64,
 }
 
 impl FaultyStore {
@@ -65,6 +68,7 @@ impl FaultyStore {
             faults,
             rng: Mutex::new(StdRng::seed_from_u64(faults.seed)),
             injected: AtomicU64::new(0),
+            uploads: AtomicU64::new(0),
         }
     }
 
@@ -75,6 +79,14 @@ impl FaultyStore {
 
     /// Draws this request's fault and delay.
     fn roll(&self) -> (Fault, Option<Duration>) {
+        if self
+            .faults
+            .outage_after_uploads
+            .is_some_and(|n| self.uploads.load(Ordering::Relaxed) >= n)
+        {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            return (Fault::Fail, None);
+        }
         let (roll, delay) = {
             let mut rng = self.rng.lock().expect("fault rng");
             let roll: f64 = rng.gen();
@@ -165,7 +177,11 @@ impl ObjectStore for FaultyStore {
                 self.inner.put_opts(location, payload, opts).await?;
                 Err(injected("upload stored but its response was lost"))
             }
-            Fault::None => self.inner.put_opts(location, payload, opts).await,
+            Fault::None => {
+                let put = self.inner.put_opts(location, payload, opts).await;
+                self.uploads.fetch_add(1, Ordering::Relaxed);
+                put
+            }
         }
     }
 
@@ -314,6 +330,7 @@ mod tests {
             delay: 0.10,
             max_delay: Duration::from_millis(30),
             seed: 7,
+            outage_after_uploads: None,
         };
         let (faulty, store) = s3_backend(&server, "repo").with_faults(faults);
         let src = tempfile::tempdir().unwrap();
@@ -368,5 +385,64 @@ mod tests {
             completed >= 3,
             "{completed} of 6 runs completed ({failed} failed)"
         );
+    }
+
+    /// The network goes down for good in the middle of a backup: the backup ends with an error
+    /// that says it gave up, the repository checks clean, and the next backup uploads only what
+    /// the first did not get indexed.
+    #[test]
+    fn a_backup_cut_off_by_an_outage_fails_clearly_and_the_next_one_resumes() {
+        let Some(server) = S3Server::start() else {
+            return;
+        };
+        let clean = s3_backend(&server, "outage");
+        let options = InitOptions::default()
+            .kdf(TEST_KDF)
+            .pack_size(256 << 10)
+            .chunk_sizes((16 << 10, 32 << 10, 64 << 10));
+        Repository::init(clean.clone(), b"pw", &options, &OpenOptions::default()).unwrap();
+        let src = tempfile::tempdir().unwrap();
+        let mut bytes = vec![0u8; 8_000_000];
+        rand::RngCore::fill_bytes(&mut StdRng::seed_from_u64(9), &mut bytes);
+        std::fs::write(src.path().join("big"), &bytes).unwrap();
+        let opts = BackupOptions {
+            paths: vec![src.path().to_path_buf()],
+            ..Default::default()
+        };
+        let outage = Faults {
+            outage_after_uploads: Some(20),
+            ..Faults::default()
+        };
+        let (faulty, _) = s3_backend(&server, "outage").with_faults(outage);
+        let repo = Repository::open(faulty, b"pw", &OpenOptions::default())
+            .unwrap()
+            .load_index_for_writing("backup")
+            .unwrap();
+        let err = backup(&repo, &opts, &NoProgress).unwrap_err();
+        assert!(err.to_string().contains("gave up after"), "{err}");
+
+        let check_clean = || {
+            let repo = Repository::open(clean.clone(), b"pw", &OpenOptions::default()).unwrap();
+            let report = check(
+                repo,
+                &CheckOptions::default().read_data(ReadData::All),
+                &NoProgress,
+            )
+            .unwrap();
+            assert!(report.errors.is_empty(), "{:?}", report.errors);
+        };
+        check_clean();
+        let repo = Repository::open(clean.clone(), b"pw", &OpenOptions::default())
+            .unwrap()
+            .load_index_for_writing("backup")
+            .unwrap();
+        assert!(repo.snapshots().unwrap().is_empty());
+        let resumed = backup(&repo, &opts, &NoProgress).unwrap();
+        let added = resumed.snapshot.summary.bytes_added;
+        assert!(
+            added < 6_500_000,
+            "the resumed backup uploaded {added} of 8 MB again"
+        );
+        check_clean();
     }
 }
