@@ -1,19 +1,31 @@
-//! The local cache: index files and tree blobs, as stored (still encrypted), in sled.
+//! The local cache: index files, snapshot files and tree blobs, as stored (still encrypted), in
+//! sled.
 //!
 //! Everything here can be fetched again from the repository: deleting the cache directory loses
-//! nothing. Entries are keyed by content-addressed ids, so they never go stale; index files that left
-//! the repository are dropped when the index is loaded. A cache that cannot be opened (another cairn
+//! nothing. Entries are keyed by content-addressed ids, so they never go stale; index and snapshot
+//! files that left the repository are dropped when they are listed next. A cache that cannot be opened (another cairn
 //! process holds it, the disk is read-only) is skipped with a notice, never an error.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use cairn_repo_format::{BlobId, IndexId, RepoId};
+use cairn_repo_format::{BlobId, RepoId};
+
+/// The kinds of repository file the cache keeps whole, each keyed by its id (the hash of its
+/// stored bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CachedFile {
+    /// `index/<id>`.
+    Index,
+    /// `snapshots/<id>`.
+    Snapshot,
+}
 
 /// The on-disk cache of one repository.
 #[derive(Clone)]
 pub struct Cache {
     index: sled::Tree,
+    snapshots: sled::Tree,
     trees: sled::Tree,
     path: PathBuf,
 }
@@ -46,8 +58,14 @@ impl Cache {
         match db {
             Ok(db) => {
                 let index = db.open_tree("index").ok()?;
+                let snapshots = db.open_tree("snapshots").ok()?;
                 let trees = db.open_tree("trees").ok()?;
-                Some(Cache { index, trees, path })
+                Some(Cache {
+                    index,
+                    snapshots,
+                    trees,
+                    path,
+                })
             }
             Err(e) => {
                 tracing::info!("cache {} not used: {e}", path.display());
@@ -61,28 +79,30 @@ impl Cache {
         &self.path
     }
 
-    /// A cached index file.
-    pub fn index_file(&self, id: &IndexId) -> Option<Vec<u8>> {
-        self.index
-            .get(id.as_bytes())
-            .ok()
-            .flatten()
-            .map(|v| v.to_vec())
+    fn files(&self, kind: CachedFile) -> &sled::Tree {
+        match kind {
+            CachedFile::Index => &self.index,
+            CachedFile::Snapshot => &self.snapshots,
+        }
     }
 
-    /// Remembers an index file.
-    pub fn put_index_file(&self, id: &IndexId, stored: &[u8]) {
-        let _ = self.index.insert(id.as_bytes(), stored);
+    /// A cached file, as stored.
+    pub fn file(&self, kind: CachedFile, id: &[u8; 32]) -> Option<Vec<u8>> {
+        self.files(kind).get(id).ok().flatten().map(|v| v.to_vec())
     }
 
-    /// Drops cached index files that the repository no longer has.
-    pub fn retain_index_files(&self, live: &HashSet<IndexId>) {
-        for key in self.index.iter().keys().flatten() {
-            let keep = <[u8; 32]>::try_from(key.as_ref())
-                .map(|b| live.contains(&IndexId(b)))
-                .unwrap_or(false);
+    /// Remembers a file.
+    pub fn put_file(&self, kind: CachedFile, id: &[u8; 32], stored: &[u8]) {
+        let _ = self.files(kind).insert(id, stored);
+    }
+
+    /// Drops cached files of `kind` that the repository no longer has.
+    pub fn retain_files(&self, kind: CachedFile, live: &HashSet<[u8; 32]>) {
+        let tree = self.files(kind);
+        for key in tree.iter().keys().flatten() {
+            let keep = <[u8; 32]>::try_from(key.as_ref()).is_ok_and(|b| live.contains(&b));
             if !keep {
-                let _ = self.index.remove(key);
+                let _ = tree.remove(key);
             }
         }
     }
@@ -112,14 +132,16 @@ mod tests {
         let repo = RepoId([1; 32]);
         {
             let c = Cache::open(dir.path(), &repo).unwrap();
-            c.put_index_file(&IndexId([2; 32]), b"a");
-            c.put_index_file(&IndexId([3; 32]), b"b");
+            c.put_file(CachedFile::Index, &[2; 32], b"a");
+            c.put_file(CachedFile::Index, &[3; 32], b"b");
+            c.put_file(CachedFile::Snapshot, &[3; 32], b"s");
             c.put_tree_blob(&BlobId([4; 32]), b"t");
         }
         let c = Cache::open(dir.path(), &repo).unwrap();
         assert_eq!(c.tree_blob(&BlobId([4; 32])).unwrap(), b"t");
-        c.retain_index_files(&[IndexId([2; 32])].into_iter().collect());
-        assert_eq!(c.index_file(&IndexId([2; 32])).unwrap(), b"a");
-        assert!(c.index_file(&IndexId([3; 32])).is_none());
+        c.retain_files(CachedFile::Index, &[[2; 32]].into_iter().collect());
+        assert_eq!(c.file(CachedFile::Index, &[2; 32]).unwrap(), b"a");
+        assert!(c.file(CachedFile::Index, &[3; 32]).is_none());
+        assert_eq!(c.file(CachedFile::Snapshot, &[3; 32]).unwrap(), b"s");
     }
 }

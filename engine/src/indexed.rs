@@ -10,6 +10,7 @@ use cairn_repo_format::{
 use rayon::prelude::*;
 
 use crate::backend::FileType;
+use crate::cache::CachedFile;
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{BlobLocation, Index, IndexBuilder};
 use crate::repository::Repository;
@@ -72,10 +73,12 @@ impl Repository {
                 if fresh.is_empty() {
                     break;
                 }
-                for batch in fresh.chunks(64) {
-                    let files: Vec<Option<(IndexId, IndexFile)>> = batch
-                        .par_iter()
-                        .map(|id| match self.load_index_file(id) {
+                for batch in fresh.chunks(256) {
+                    let files: Vec<Option<(IndexId, IndexFile)>> = self
+                        .load_index_files(batch)
+                        .into_par_iter()
+                        .zip(batch)
+                        .map(|(file, id)| match file {
                             Ok(f) => Ok(Some((*id, f))),
                             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
                             Err(e) => Err(e),
@@ -103,7 +106,10 @@ impl Repository {
             (index, loaded, _) = build(&stale)?;
         }
         if let Some(cache) = &self.cache {
-            cache.retain_index_files(&loaded.iter().copied().collect());
+            cache.retain_files(
+                CachedFile::Index,
+                &loaded.iter().map(|id| *id.as_bytes()).collect(),
+            );
         }
         Ok((index, loaded))
     }
@@ -122,26 +128,26 @@ impl Repository {
 
     /// Reads and decodes one index file, through the cache.
     pub fn load_index_file(&self, id: &IndexId) -> Result<IndexFile> {
-        let what = format!("index file {}", id.short());
-        let stored = match self.cache.as_ref().and_then(|c| c.index_file(id)) {
-            Some(bytes) if IndexId::of_bytes(&bytes) == *id => bytes::Bytes::from(bytes),
-            _ => {
-                let bytes = self.backend.read(FileType::Index, &id.to_hex())?;
-                if IndexId::of_bytes(&bytes) != *id {
-                    return Err(Error::new(
-                        ErrorKind::Damaged,
-                        format!("{what}: content does not match its name"),
-                    ));
-                }
-                if let Some(cache) = &self.cache {
-                    cache.put_index_file(id, &bytes);
-                }
-                bytes
-            }
-        };
-        let payload =
-            open_file(&self.keys, FileKind::Index, &stored).map_err(|e| Error::format(&what, e))?;
-        IndexFile::decode(&payload).map_err(|e| Error::format(&what, e))
+        let mut files = self.load_index_files(std::slice::from_ref(id));
+        files
+            .pop()
+            .unwrap_or_else(|| Err(Error::new(ErrorKind::NotFound, "no index file")))
+    }
+
+    /// Reads index files through the cache, many at a time, and decodes them in parallel.
+    fn load_index_files(&self, ids: &[IndexId]) -> Vec<Result<IndexFile>> {
+        let raw: Vec<[u8; 32]> = ids.iter().map(|id| *id.as_bytes()).collect();
+        self.fetch_files(CachedFile::Index, &raw)
+            .into_par_iter()
+            .zip(ids)
+            .map(|(stored, id)| {
+                let what = format!("index file {}", id.short());
+                let stored = stored.map_err(|e| e.context(&what))?;
+                let payload = open_file(&self.keys, FileKind::Index, &stored)
+                    .map_err(|e| Error::format(&what, e))?;
+                IndexFile::decode(&payload).map_err(|e| Error::format(&what, e))
+            })
+            .collect()
     }
 }
 

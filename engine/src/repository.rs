@@ -15,7 +15,7 @@ use cairn_repo_format::{
 use rand::RngCore;
 
 use crate::backend::{Backend, FileType};
-use crate::cache::Cache;
+use crate::cache::{Cache, CachedFile};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys;
 
@@ -462,27 +462,94 @@ impl Repository {
     }
 
     /// Every snapshot, oldest first. A snapshot removed between listing and reading (a concurrent
-    /// `forget` or `tag`) is left out rather than failing the call.
+    /// `forget` or `tag`) is left out rather than failing the call. Snapshot files come from the
+    /// cache when it has them, the rest many at a time.
     pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
         use rayon::prelude::*;
-        let listed = self.backend.list(FileType::Snapshot)?;
-        let found = listed
-            .par_iter()
+        let ids = self
+            .backend
+            .list(FileType::Snapshot)?
+            .iter()
             .map(|l| {
-                let id: SnapshotId = l
-                    .name
+                l.name
                     .parse()
-                    .map_err(|e| Error::format("snapshot name", e))?;
-                match self.load_snapshot(&id) {
-                    Ok(s) => Ok(Some((id, s))),
-                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e),
-                }
+                    .map_err(|e| Error::format("snapshot name", e))
+            })
+            .collect::<Result<Vec<SnapshotId>>>()?;
+        let raw: Vec<[u8; 32]> = ids.iter().map(|id| *id.as_bytes()).collect();
+        let stored = self.fetch_files(CachedFile::Snapshot, &raw);
+        if let Some(cache) = &self.cache {
+            cache.retain_files(CachedFile::Snapshot, &raw.iter().copied().collect());
+        }
+        let found = ids
+            .par_iter()
+            .zip(stored)
+            .map(|(id, stored)| {
+                let what = format!("snapshot {}", id.short());
+                let stored = match stored {
+                    Ok(s) => s,
+                    Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e.context(&what)),
+                };
+                let payload = open_file(&self.keys, FileKind::Snapshot, &stored)
+                    .map_err(|e| Error::format(&what, e))?;
+                let snapshot = Snapshot::decode(&payload).map_err(|e| Error::format(&what, e))?;
+                Ok(Some((*id, snapshot)))
             })
             .collect::<Result<Vec<_>>>()?;
         let mut out: Vec<_> = found.into_iter().flatten().collect();
         out.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
         Ok(out)
+    }
+
+    /// Files of one kind as stored, by id: from the cache where it has them, the rest fetched many
+    /// at a time, checked against their ids (a file's id is the hash of its stored bytes) and
+    /// cached. In the order of `ids`.
+    pub(crate) fn fetch_files(&self, kind: CachedFile, ids: &[[u8; 32]]) -> Vec<Result<Bytes>> {
+        let file_type = match kind {
+            CachedFile::Index => FileType::Index,
+            CachedFile::Snapshot => FileType::Snapshot,
+        };
+        let cached: Vec<Option<Bytes>> = ids
+            .iter()
+            .map(|id| {
+                let bytes = self.cache.as_ref()?.file(kind, id)?;
+                (blake3::hash(&bytes).as_bytes() == id).then(|| Bytes::from(bytes))
+            })
+            .collect();
+        let missing: Vec<usize> = (0..ids.len()).filter(|&i| cached[i].is_none()).collect();
+        let names: Vec<String> = missing.iter().map(|&i| hex::encode(ids[i])).collect();
+        let check = |i: usize, bytes: Bytes| {
+            if blake3::hash(&bytes).as_bytes() != &ids[i] {
+                return Err(Error::new(
+                    ErrorKind::Damaged,
+                    format!(
+                        "{} {}: content does not match its name",
+                        file_type.name(),
+                        hex::encode(&ids[i][..4])
+                    ),
+                ));
+            }
+            if let Some(cache) = &self.cache {
+                cache.put_file(kind, &ids[i], &bytes);
+            }
+            Ok(bytes)
+        };
+        let mut fetched: std::collections::HashMap<usize, Result<Bytes>> = missing
+            .into_iter()
+            .zip(self.backend.read_many(file_type, &names))
+            .map(|(i, r)| (i, r.and_then(|bytes| check(i, bytes))))
+            .collect();
+        cached
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                Some(bytes) => Ok(bytes),
+                None => fetched
+                    .remove(&i)
+                    .unwrap_or_else(|| Err(Error::new(ErrorKind::NotFound, "file not fetched"))),
+            })
+            .collect()
     }
 
     /// Finds a snapshot by `latest` or a unique id prefix.
