@@ -144,4 +144,57 @@ mod tests {
         assert!(c.file(CachedFile::Index, &[3; 32]).is_none());
         assert_eq!(c.file(CachedFile::Snapshot, &[3; 32]).unwrap(), b"s");
     }
+
+    /// Opening a repository with a warm cache reads only its config, key and listings: every
+    /// index and snapshot file comes from the cache.
+    #[test]
+    fn a_warm_cache_serves_index_and_snapshot_files_without_requests() {
+        use crate::commands::backup::{backup, BackupOptions};
+        use crate::progress::NoProgress;
+        use crate::testutil::TEST_KDF;
+        use crate::{Backend, InitOptions, OpenOptions, Repository};
+
+        let (repo_dir, cache_dir, src) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let options = OpenOptions::default().cache_dir(Some(cache_dir.path().to_path_buf()));
+        let open = || {
+            let backend = Backend::local(repo_dir.path(), true).unwrap();
+            Repository::open(backend, b"pw", &options).unwrap()
+        };
+        let init = InitOptions::default().kdf(TEST_KDF);
+        drop(
+            Repository::init(
+                Backend::local(repo_dir.path(), true).unwrap(),
+                b"pw",
+                &init,
+                &options,
+            )
+            .unwrap(),
+        );
+        for i in 0..5 {
+            std::fs::write(src.path().join("f"), format!("generation {i}")).unwrap();
+            let repo = open().load_index_for_writing("backup").unwrap();
+            let opts = BackupOptions {
+                paths: vec![src.path().to_path_buf()],
+                ..Default::default()
+            };
+            backup(&repo, &opts, &NoProgress).unwrap();
+        }
+        std::fs::remove_dir_all(cache_dir.path()).unwrap();
+        let requests = || {
+            let repo = open();
+            assert_eq!(repo.snapshots().unwrap().len(), 5);
+            let indexed = repo.load_index().unwrap();
+            indexed.backend().traffic().requests
+        };
+        let cold = requests();
+        let warm = requests();
+        assert!(cold >= warm + 10, "cold {cold} requests, warm {warm}");
+        // The config, the key listing and file, and listings of snapshots, index files (twice, to
+        // see it stable) and deletion plans.
+        assert!(warm <= 8, "a warm open sent {warm} requests");
+    }
 }
