@@ -1,8 +1,12 @@
 //! The in-memory index: for every blob, the pack and byte range that hold it.
 //!
 //! Compact by design: one 48-byte slot per blob (id, pack number, offset, length, raw length) in two
-//! sorted arrays, one per blob kind, searched by binary search. Pack ids are stored once, in a table the
-//! slots point into. Ten million blobs take about 480 MB; there is no per-entry allocation.
+//! sorted arrays, one per blob kind. Pack ids are stored once, in a table the slots point into. Ten
+//! million blobs take about 480 MB; there is no per-entry allocation.
+//!
+//! Blob ids are keyed hashes, so they spread evenly: a directory of the first slot of each id
+//! prefix (about one entry per 64 slots, 0.06 bytes per blob) narrows a lookup to one short run of
+//! slots, a few kilobytes, instead of a binary search whose every step misses the CPU's caches.
 
 use std::collections::{HashMap, HashSet};
 
@@ -30,12 +34,68 @@ struct Slot {
     raw_len: u32,
 }
 
+/// Slots sorted by id, with a directory of where each id prefix starts.
+#[derive(Debug, Default)]
+struct Table {
+    slots: Vec<Slot>,
+    /// `starts[p]` is the first slot whose id's top `bits` bits are at least `p`; one more entry
+    /// closes the last run.
+    starts: Vec<u32>,
+    bits: u32,
+}
+
+impl Table {
+    fn new(slots: Vec<Slot>) -> Table {
+        // About 64 slots per prefix: runs of 3 KiB on average.
+        let bits = (usize::BITS - (slots.len() / 64).leading_zeros()).min(24);
+        let prefix = |s: &Slot| Self::prefix_of(&s.id, bits);
+        let mut starts = Vec::with_capacity((1 << bits) + 1);
+        let mut next = 0usize;
+        for p in 0..=(1u32 << bits) {
+            while next < slots.len() && prefix(&slots[next]) < p {
+                next += 1;
+            }
+            starts.push(next as u32);
+        }
+        Table {
+            slots,
+            starts,
+            bits,
+        }
+    }
+
+    fn prefix_of(id: &[u8; 32], bits: u32) -> u32 {
+        if bits == 0 {
+            0
+        } else {
+            u32::from_be_bytes([id[0], id[1], id[2], id[3]]) >> (32 - bits)
+        }
+    }
+
+    fn position(&self, id: &[u8; 32]) -> Option<usize> {
+        let p = Self::prefix_of(id, self.bits) as usize;
+        let (start, end) = (
+            *self.starts.get(p)? as usize,
+            *self.starts.get(p + 1)? as usize,
+        );
+        let run = self.slots.get(start..end)?;
+        run.binary_search_by(|s| s.id.cmp(id))
+            .ok()
+            .map(|i| start + i)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.starts.capacity() * std::mem::size_of::<u32>()
+    }
+}
+
 /// The index of a repository, built from its index files.
 #[derive(Debug, Default)]
 pub struct Index {
     packs: Vec<PackId>,
-    data: Vec<Slot>,
-    trees: Vec<Slot>,
+    data: Table,
+    trees: Table,
 }
 
 /// Collects index files into an [`Index`].
@@ -43,7 +103,9 @@ pub struct Index {
 pub struct IndexBuilder {
     pack_numbers: HashMap<PackId, u32>,
     demoted: HashSet<PackId>,
-    index: Index,
+    packs: Vec<PackId>,
+    data: Vec<Slot>,
+    trees: Vec<Slot>,
 }
 
 impl IndexBuilder {
@@ -56,7 +118,7 @@ impl IndexBuilder {
 
     /// Adds one pack's blobs.
     pub fn add_pack(&mut self, id: PackId, blobs: &[PackEntry]) {
-        let packs = &mut self.index.packs;
+        let packs = &mut self.packs;
         let number = *self.pack_numbers.entry(id).or_insert_with(|| {
             packs.push(id);
             (packs.len() - 1) as u32
@@ -70,8 +132,8 @@ impl IndexBuilder {
                 raw_len: b.raw_len,
             };
             match b.kind {
-                BlobKind::Data => self.index.data.push(slot),
-                BlobKind::Tree => self.index.trees.push(slot),
+                BlobKind::Data => self.data.push(slot),
+                BlobKind::Tree => self.trees.push(slot),
             }
         }
     }
@@ -85,25 +147,28 @@ impl IndexBuilder {
     /// that pack is demoted and another is not.
     pub fn build(mut self) -> Index {
         let rank: Vec<u64> = self
-            .index
             .packs
             .iter()
             .enumerate()
             .map(|(i, p)| i as u64 + if self.demoted.contains(p) { 1 << 32 } else { 0 })
             .collect();
-        for table in [&mut self.index.data, &mut self.index.trees] {
+        for table in [&mut self.data, &mut self.trees] {
             // In place: a stable sort would allocate half the table again.
             table.sort_unstable_by_key(|s| (s.id, rank[s.pack as usize]));
             table.dedup_by(|later, first| later.id == first.id);
             table.shrink_to_fit();
         }
-        self.index.packs.shrink_to_fit();
-        self.index
+        self.packs.shrink_to_fit();
+        Index {
+            packs: self.packs,
+            data: Table::new(self.data),
+            trees: Table::new(self.trees),
+        }
     }
 }
 
 impl Index {
-    fn table(&self, kind: BlobKind) -> &[Slot] {
+    fn table(&self, kind: BlobKind) -> &Table {
         match kind {
             BlobKind::Data => &self.data,
             BlobKind::Tree => &self.trees,
@@ -113,8 +178,7 @@ impl Index {
     /// Where a blob lies, if the index has it.
     pub fn get(&self, kind: BlobKind, id: &BlobId) -> Option<BlobLocation> {
         let table = self.table(kind);
-        let i = table.binary_search_by(|s| s.id.cmp(&id.0)).ok()?;
-        let s = &table[i];
+        let s = &table.slots[table.position(&id.0)?];
         Some(BlobLocation {
             pack: self.packs[s.pack as usize],
             offset: s.offset,
@@ -125,24 +189,22 @@ impl Index {
 
     /// The blob's position in the index's order for its kind (for per-blob bitmaps).
     pub fn position(&self, kind: BlobKind, id: &BlobId) -> Option<usize> {
-        self.table(kind).binary_search_by(|s| s.id.cmp(&id.0)).ok()
+        self.table(kind).position(&id.0)
     }
 
     /// True when the index has the blob.
     pub fn contains(&self, kind: BlobKind, id: &BlobId) -> bool {
-        self.table(kind)
-            .binary_search_by(|s| s.id.cmp(&id.0))
-            .is_ok()
+        self.table(kind).position(&id.0).is_some()
     }
 
     /// Number of blobs of `kind`.
     pub fn len(&self, kind: BlobKind) -> usize {
-        self.table(kind).len()
+        self.table(kind).slots.len()
     }
 
     /// True when the index holds no blob.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty() && self.trees.is_empty()
+        self.data.slots.is_empty() && self.trees.slots.is_empty()
     }
 
     /// Every pack the index names.
@@ -152,7 +214,7 @@ impl Index {
 
     /// Every blob of `kind` with its location, in id order.
     pub fn blobs(&self, kind: BlobKind) -> impl Iterator<Item = (BlobId, BlobLocation)> + '_ {
-        self.table(kind).iter().map(move |s| {
+        self.table(kind).slots.iter().map(move |s| {
             (
                 BlobId(s.id),
                 BlobLocation {
@@ -167,7 +229,8 @@ impl Index {
 
     /// Bytes of memory the index occupies.
     pub fn memory_bytes(&self) -> usize {
-        (self.data.capacity() + self.trees.capacity()) * std::mem::size_of::<Slot>()
+        self.data.memory_bytes()
+            + self.trees.memory_bytes()
             + self.packs.capacity() * std::mem::size_of::<PackId>()
     }
 }
@@ -205,5 +268,46 @@ mod tests {
         );
         assert!(!index.contains(BlobKind::Tree, &BlobId([3; 32])));
         assert_eq!(index.len(BlobKind::Data), 2);
+    }
+
+    /// The prefix directory finds every stored id and no other, for sizes on both sides of
+    /// every directory width, and for ids at the ends of the id space.
+    #[test]
+    fn the_prefix_directory_finds_exactly_the_stored_ids() {
+        use rand::{RngCore, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let mut id = || {
+            let mut b = [0u8; 32];
+            rng.fill_bytes(&mut b);
+            BlobId(b)
+        };
+        for n in [0usize, 1, 63, 64, 65, 200, 4096, 70_000] {
+            let mut stored: Vec<BlobId> = (0..n).map(|_| id()).collect();
+            if n > 1 {
+                stored[0] = BlobId([0; 32]);
+                stored[1] = BlobId([0xff; 32]);
+            }
+            let entries: Vec<PackEntry> = stored
+                .iter()
+                .map(|id| PackEntry {
+                    kind: BlobKind::Data,
+                    id: *id,
+                    offset: 0,
+                    length: 1,
+                    raw_len: 1,
+                })
+                .collect();
+            let mut b = IndexBuilder::default();
+            b.add_pack(PackId([7; 32]), &entries);
+            let index = b.build();
+            let mut sorted = stored.clone();
+            sorted.sort();
+            for (i, s) in sorted.iter().enumerate() {
+                assert_eq!(index.position(BlobKind::Data, s), Some(i), "n={n}");
+            }
+            for _ in 0..1000 {
+                assert!(!index.contains(BlobKind::Data, &id()), "n={n}");
+            }
+        }
     }
 }
