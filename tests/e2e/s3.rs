@@ -83,6 +83,17 @@ fn bad_credentials_and_missing_buckets_are_named_in_the_error() {
         "{}",
         missing.stderr
     );
+    // A bucket name S3 refuses (too short) is a definite answer: reported, not retried.
+    let refused = s.cairn_env(
+        &["snapshots"],
+        &[("CAIRN_REPOSITORY", &server.location("b", "r"))],
+    );
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("400") && !refused.stderr.contains("gave up after"),
+        "{}",
+        refused.stderr
+    );
 }
 
 /// Two backup jobs and a forget-and-prune job at the same time on one S3 repository: nothing is

@@ -54,10 +54,32 @@ impl RetryPolicy {
 /// (not found, forbidden, unauthenticated, precondition failed, ...) apart from the rest, which
 /// covers throttling, server errors, timeouts and broken connections.
 pub fn is_transient(e: &object_store::Error) -> bool {
-    matches!(
-        e,
-        object_store::Error::Generic { .. } | object_store::Error::JoinError { .. }
-    )
+    match e {
+        object_store::Error::Generic { .. } => !client_error(e),
+        object_store::Error::JoinError { .. } => true,
+        _ => false,
+    }
+}
+
+/// Whether the store answered with a 4xx status other than 408 (timeout) and 429 (throttled):
+/// a request it will refuse again (a malformed bucket name, a bad signature, ...). object_store
+/// does not export its HTTP error type, so the status is read from the error's text ("...
+/// status code: 400 Bad Request"); the S3 tests hold this to what object_store prints.
+fn client_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if let Some(at) = text.find("status code: ") {
+            let code = text[at + "status code: ".len()..]
+                .get(..3)
+                .and_then(|c| c.parse::<u16>().ok());
+            if let Some(code) = code {
+                return (400..500).contains(&code) && code != 408 && code != 429;
+            }
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// An operation's error: what the store said, or a response shorter than asked for.
@@ -160,6 +182,22 @@ mod tests {
             assert!(third >= Duration::from_secs(1) && third <= Duration::from_secs(2));
             assert!(p.delay(30) <= p.max_delay && p.delay(30) >= p.max_delay / 2);
         }
+    }
+
+    #[test]
+    fn client_errors_are_definite_but_throttling_and_timeouts_pass() {
+        let status = |line: &str| {
+            object_store::Error::Generic {
+            store: "S3",
+            source: format!("Error performing HEAD http://h/b/config in 1ms - Server returned non-2xx status code: {line}").into(),
+        }
+        };
+        assert!(!is_transient(&status("400 Bad Request: ")));
+        assert!(!is_transient(&status("403 Forbidden: ")));
+        assert!(is_transient(&status("429 Too Many Requests: ")));
+        assert!(is_transient(&status("408 Request Timeout: ")));
+        assert!(is_transient(&status("503 Service Unavailable: ")));
+        assert!(is_transient(&generic()));
     }
 
     #[tokio::test]
