@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{BlobLocation, Index, IndexBuilder};
 use crate::repository::Repository;
 use crate::session::{condemned_packs, deletion_plans, Session};
+use crate::tree_prefetch::{self, PrefetchGuard, Prefetched};
 
 /// A repository whose index is loaded.
 #[derive(Clone, Debug)]
@@ -23,6 +24,7 @@ pub struct Indexed {
     index: Arc<Index>,
     index_files: Arc<Vec<IndexId>>,
     session: Option<Arc<Session>>,
+    prefetched: Arc<Prefetched>,
 }
 
 impl Repository {
@@ -166,6 +168,7 @@ impl Indexed {
             index: Arc::new(index),
             index_files: Arc::new(files),
             session: None,
+            prefetched: Arc::default(),
         }
     }
 
@@ -213,6 +216,11 @@ impl Indexed {
 
     /// Reads, authenticates and checks one blob. Tree blobs go through the cache.
     pub fn read_blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
+        if kind == BlobKind::Tree {
+            if let Some(plain) = self.prefetched.take(id) {
+                return Ok(plain);
+            }
+        }
         let loc = self.locate(kind, id)?;
         let cache = self.cache.as_ref().filter(|_| kind == BlobKind::Tree);
         if let Some(stored) = cache.and_then(|c| c.tree_blob(id)) {
@@ -233,6 +241,12 @@ impl Indexed {
             c.put_tree_blob(id, &stored);
         }
         Ok(plain)
+    }
+
+    /// Starts reading every tree below `root` ahead of a walk that will need them all (see
+    /// [`crate::tree_prefetch`]); [`Indexed::read_blob`] serves them until the guard is dropped.
+    pub fn prefetch_trees(&self, root: &BlobId) -> PrefetchGuard {
+        tree_prefetch::start(self, self.prefetched.clone(), *root)
     }
 
     /// Opens a blob whose stored bytes the caller fetched (restore reads many blobs in one request).

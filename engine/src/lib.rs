@@ -36,6 +36,7 @@ mod snapshots;
 mod sys;
 #[cfg(test)]
 mod testutil;
+mod tree_prefetch;
 mod tree_writer;
 
 #[cfg(any(test, feature = "fault-injection"))]
@@ -61,6 +62,7 @@ pub use retention::{
 pub use session::{condemned_packs, deletion_plans, sessions, FoundPlan, Session, SessionView};
 pub use snapshots::{select as select_snapshot, SnapshotFilter};
 pub use sys::{host_name, is_root, user_name, Names};
+pub use tree_prefetch::PrefetchGuard;
 pub use tree_writer::{ContentBuilder, DirBuilder};
 
 /// The format crate, re-exported so users of the engine name one dependency.

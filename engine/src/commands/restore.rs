@@ -131,6 +131,7 @@ pub fn restore(
         batch_limit: BATCH_WEIGHT,
         as_root: crate::is_root(),
     };
+    let _prefetch = repo.prefetch_trees(&snapshot.tree);
     restore_tuned(repo, snapshot, options, progress, tuning)
 }
 
