@@ -129,6 +129,18 @@ impl<'a> Archiver<'a> {
         self.virtual_dir(Path::new("/"), targets, parent_root)
     }
 
+    /// One path and everything below it as an entry named `name`, the way a backup path is taken (a
+    /// block device is read as a file). `Ok(None)` when it could not be read (reported).
+    pub fn path_entry(&self, path: &Path, name: Name) -> Result<Option<Entry>> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) => self.entry(path, name, &meta, None, meta.dev(), true),
+            Err(e) => {
+                self.report(path, e);
+                Ok(None)
+            }
+        }
+    }
+
     /// A directory on the way to targets: its metadata, and only the children that lead to targets.
     fn virtual_dir(&self, path: &Path, node: &Targets, parent: Option<BlobId>) -> Result<BlobId> {
         let mut builder = DirBuilder::new(self.writer);

@@ -1,0 +1,131 @@
+//! Running commands in containers through the `exec` subresource: hooks, whose outcome is recorded,
+//! and streams (tar, a block device) whose standard output becomes volume data.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{AttachParams, AttachedProcess};
+use kube::Api;
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+
+use super::client::Cluster;
+use super::error::K8sError;
+
+/// Bytes of a hook's stderr kept for the record.
+const STDERR_KEPT: usize = 2048;
+
+/// How a command run in a container ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Exit status 0.
+    Ok,
+    /// It could not be started or exited non-zero.
+    Failed,
+    /// It did not end within its timeout.
+    #[serde(rename = "timed out")]
+    TimedOut,
+}
+
+/// Where to run a command.
+#[derive(Clone, Debug)]
+pub struct Target<'a> {
+    /// The pod's namespace.
+    pub namespace: &'a str,
+    /// The pod.
+    pub pod: &'a str,
+    /// The container.
+    pub container: &'a str,
+}
+
+impl Cluster {
+    /// Starts `command` in the container, its standard output piped back.
+    pub async fn exec_stream(
+        &self,
+        target: &Target<'_>,
+        command: &[String],
+    ) -> Result<AttachedProcess, K8sError> {
+        let pods: Api<Pod> = Api::namespaced(self.client().clone(), target.namespace);
+        let params = AttachParams::default()
+            .container(target.container)
+            .stdin(false)
+            .stdout(true)
+            .stderr(true)
+            .max_stdout_buf_size(1 << 20);
+        pods.exec(target.pod, command.to_vec(), &params)
+            .await
+            .map_err(|e| {
+                self.error(
+                    &format!("exec in pod {}/{}", target.namespace, target.pod),
+                    e,
+                )
+            })
+    }
+
+    /// Runs a command to its end or its timeout; returns its outcome and, when it failed, why.
+    /// Its standard output is read and dropped; a little of its standard error is kept.
+    pub async fn exec_hook(
+        &self,
+        target: &Target<'_>,
+        command: &[String],
+        timeout: Duration,
+    ) -> (Outcome, Option<String>) {
+        let run = async {
+            let mut process = self.exec_stream(target, command).await?;
+            let status = process.take_status();
+            let mut stdout = process.stdout();
+            let mut stderr = process.stderr();
+            let drain = async {
+                if let Some(out) = stdout.as_mut() {
+                    let mut sink = tokio::io::sink();
+                    let _ = tokio::io::copy(out, &mut sink).await;
+                }
+            };
+            let collect = async {
+                let mut kept = Vec::new();
+                if let Some(err) = stderr.as_mut() {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = err.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let room = STDERR_KEPT.saturating_sub(kept.len());
+                        kept.extend_from_slice(&buf[..n.min(room)]);
+                    }
+                }
+                kept
+            };
+            let ((), kept) = tokio::join!(drain, collect);
+            let status = match status {
+                Some(s) => s.await,
+                None => None,
+            };
+            Ok::<_, K8sError>((status, kept))
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Err(_) => (
+                Outcome::TimedOut,
+                Some(format!("did not end within {}s", timeout.as_secs_f64())),
+            ),
+            Ok(Err(e)) => (Outcome::Failed, Some(e.to_string())),
+            Ok(Ok((status, stderr))) => {
+                let stderr = String::from_utf8_lossy(&stderr).trim().to_string();
+                match status {
+                    Some(s) if s.status.as_deref() == Some("Success") => (Outcome::Ok, None),
+                    Some(s) => {
+                        let mut why = s.message.unwrap_or_default();
+                        if !stderr.is_empty() {
+                            why = format!("{why}: {stderr}");
+                        }
+                        (Outcome::Failed, Some(why))
+                    }
+                    None => (
+                        Outcome::Failed,
+                        Some("the server sent no exit status".into()),
+                    ),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Manifests into the snapshot tree, straight from memory: `manifests/cluster/<resource>/<name>.yaml`
+//! and `manifests/namespaces/<ns>/<resource>/<name>.yaml`. Nothing is staged on local disk, so a
+//! Secret's bytes exist only in memory and, encrypted, in the repository.
+
+use std::io::Cursor;
+
+use cairn_repo_format::{EntryKind, Name};
+
+use super::error::K8sError;
+use super::memtree::{MemDir, Stamp};
+use super::plan::StoredObject;
+use super::yaml::to_yaml;
+use crate::archiver::{store_content, Counters, ReadFailure};
+use crate::blob_writer::BlobWriter;
+use crate::progress::NoProgress;
+
+/// A name as one path component: bytes that cannot be in one (`/`, NUL) and `%` written as `%XX`,
+/// and an empty name, `.` and `..` escaped whole.
+pub fn component(name: &str) -> String {
+    match name {
+        "" => "%".to_string(),
+        "." => "%2E".to_string(),
+        ".." => "%2E%2E".to_string(),
+        _ => name
+            .chars()
+            .map(|c| match c {
+                '/' | '\0' | '%' => format!("%{:02X}", c as u32),
+                c => c.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// The path of an object's manifest in the snapshot, as components.
+pub fn manifest_path(object: &StoredObject) -> Vec<String> {
+    let file = format!("{}.yaml", component(&object.name));
+    match &object.namespace {
+        Some(ns) => vec![
+            "manifests".into(),
+            "namespaces".into(),
+            component(ns),
+            object.resource.name(),
+            file,
+        ],
+        None => vec![
+            "manifests".into(),
+            "cluster".into(),
+            object.resource.name(),
+            file,
+        ],
+    }
+}
+
+/// Stores each object's YAML as a file of `root`; returns the bytes written.
+pub fn write_manifests(
+    writer: &BlobWriter,
+    counters: &Counters,
+    root: &mut MemDir,
+    objects: &[StoredObject],
+    stamp: &Stamp,
+) -> Result<u64, K8sError> {
+    let mut total = 0;
+    for object in objects {
+        let yaml = to_yaml(&object.object)?;
+        let stored = match store_content(writer, Cursor::new(yaml.as_bytes()), None, &NoProgress) {
+            Ok(s) => s,
+            Err(ReadFailure::Repository(e)) => return Err(e.into()),
+            Err(ReadFailure::Source(e)) => unreachable!("reading memory cannot fail: {e}"),
+        };
+        let path = manifest_path(object);
+        let (file, dirs) = path.split_last().expect("a manifest path has a file name");
+        let dirs: Vec<&[u8]> = dirs.iter().map(|d| d.as_bytes()).collect();
+        let mut entry = stamp.entry(Name::new(file.as_str()), EntryKind::File, 0o600);
+        entry.size = stored.size;
+        entry.content = stored.parts;
+        counters.count_file(false, stored.size);
+        total += stored.size;
+        root.dir(&dirs).put(entry);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_cannot_be_file_names_are_escaped() {
+        assert_eq!(component("system:basic-user"), "system:basic-user");
+        assert_eq!(component("a/b%c"), "a%2Fb%25c");
+        assert_eq!(component(".."), "%2E%2E");
+        assert_eq!(component(""), "%");
+        assert_eq!(component("x\0"), "x%00");
+        for n in ["", ".", "..", "/", "a/../b"] {
+            assert!(Name::new(component(n)).is_valid_component(), "{n}");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Reading the cluster for a backup: the server's version, the resources it serves, the namespaces
+//! that match, and every list the backup needs, all at one resource version where the server allows
+//! (spec/kubernetes.md, "One point in time").
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::client::{Cluster, NotAtVersion, Unreadable};
+use super::discovery::ResourceType;
+use super::error::K8sError;
+use super::plan::{Listing, RELATED_CLUSTER_RESOURCES};
+use super::select::Selection;
+
+/// Namespaced resources listed whether or not they are stored: hooks and volumes need the pods,
+/// derived Endpoints need the Services.
+const HELPERS: &[&str] = &["pods", "services"];
+
+/// A resource never listed, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkippedResource {
+    /// The resource.
+    pub resource: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a backup read from the cluster.
+#[derive(Debug, Default)]
+pub struct ClusterState {
+    /// `gitVersion` of the server.
+    pub server_version: String,
+    /// uid of `kube-system`, when readable.
+    pub cluster_uid: Option<String>,
+    /// The resource version every list was read at (where allowed).
+    pub resource_version: String,
+    /// The namespaces backed up, sorted.
+    pub matched: Vec<String>,
+    /// Lists of namespaced resources, one per resource and namespace.
+    pub namespaced: Vec<Listing>,
+    /// Lists of cluster-scoped resources, the namespaces first.
+    pub cluster: Vec<Listing>,
+    /// Lists that could not be read.
+    pub unreadable: Vec<Unreadable>,
+    /// Lists read as they are now, not at the resource version.
+    pub not_at_version: Vec<NotAtVersion>,
+    /// Resources never listed.
+    pub skipped_resources: Vec<SkippedResource>,
+}
+
+fn namespaces_type() -> ResourceType {
+    ResourceType {
+        group: String::new(),
+        version: "v1".into(),
+        plural: "namespaces".into(),
+        kind: "Namespace".into(),
+        namespaced: false,
+    }
+}
+
+fn has_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '[', '{'])
+}
+
+/// Reads everything the backup needs.
+pub async fn read_cluster(
+    cluster: &Cluster,
+    selection: &Selection,
+) -> Result<ClusterState, K8sError> {
+    let mut state = ClusterState {
+        server_version: cluster.version().await?,
+        ..Default::default()
+    };
+    let (resources, unreadable) = cluster.discover().await?;
+    state.unreadable = unreadable;
+    let ns_type = resources
+        .iter()
+        .find(|r| r.name() == "namespaces")
+        .cloned()
+        .unwrap_or_else(namespaces_type);
+    let mut rv: Option<String> = None;
+    let namespaces = list(cluster, &mut state, &ns_type, None, &mut rv).await?;
+    match &namespaces {
+        Some(items) => {
+            state.cluster_uid = items
+                .iter()
+                .find(|n| {
+                    n.pointer("/metadata/name").and_then(Value::as_str) == Some("kube-system")
+                })
+                .and_then(|n| n.pointer("/metadata/uid")?.as_str().map(String::from));
+            state.matched = items
+                .iter()
+                .filter_map(|n| n.pointer("/metadata/name")?.as_str())
+                .filter(|n| selection.namespace_wanted(n))
+                .map(String::from)
+                .collect();
+        }
+        None => {
+            // Without the right to list namespaces, names given literally are still known.
+            state.matched = selection
+                .options()
+                .namespaces
+                .iter()
+                .filter(|p| !has_glob(p) && selection.namespace_wanted(p))
+                .cloned()
+                .collect();
+        }
+    }
+    state.matched.sort();
+    state.matched.dedup();
+    if state.matched.is_empty() {
+        return Err(K8sError::InvalidInput(format!(
+            "no namespace of the cluster matches --namespace {}",
+            selection.options().namespaces.join(", ")
+        )));
+    }
+    state.cluster.push(Listing {
+        resource: ns_type,
+        namespace: None,
+        items: namespaces.unwrap_or_default(),
+    });
+    for r in resources {
+        let name = r.name();
+        if let Some(why) = Selection::never_listed(&r) {
+            state.skipped_resources.push(SkippedResource {
+                resource: name,
+                reason: why.into(),
+            });
+            continue;
+        }
+        let wanted = selection.resource_wanted(&r);
+        if r.namespaced {
+            if !wanted && !HELPERS.contains(&name.as_str()) {
+                continue;
+            }
+            for ns in state.matched.clone() {
+                if let Some(items) = list(cluster, &mut state, &r, Some(&ns), &mut rv).await? {
+                    state.namespaced.push(Listing {
+                        resource: r.clone(),
+                        namespace: Some(ns),
+                        items,
+                    });
+                }
+            }
+        } else if name != "namespaces" {
+            let needed = name == "persistentvolumes"
+                || (wanted
+                    && (selection.all_cluster_resources()
+                        || (!selection.no_cluster_resources()
+                            && RELATED_CLUSTER_RESOURCES.contains(&name.as_str()))));
+            if needed {
+                if let Some(items) = list(cluster, &mut state, &r, None, &mut rv).await? {
+                    state.cluster.push(Listing {
+                        resource: r,
+                        namespace: None,
+                        items,
+                    });
+                }
+            }
+        }
+    }
+    state.resource_version = rv.unwrap_or_default();
+    Ok(state)
+}
+
+/// One list at the resource version (the first list sets it). `Ok(None)` when it could not be read
+/// (recorded); errors only for failures that end the backup (credentials, server unreachable).
+async fn list(
+    cluster: &Cluster,
+    state: &mut ClusterState,
+    r: &ResourceType,
+    namespace: Option<&str>,
+    rv: &mut Option<String>,
+) -> Result<Option<Vec<Value>>, K8sError> {
+    let unreadable = |e: K8sError| Unreadable {
+        resource: r.name(),
+        namespace: namespace.map(String::from),
+        reason: e.to_string(),
+    };
+    let answer = match cluster.list(r, namespace, rv.as_deref()).await {
+        Ok(a) => a,
+        Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => return Err(e),
+        Err(e) if matches!(e.status(), Some(403)) => {
+            state.unreadable.push(unreadable(e));
+            return Ok(None);
+        }
+        Err(e) if matches!(e.status(), Some(404)) => return Ok(Some(Vec::new())),
+        Err(e) if rv.is_some() => match cluster.list(r, namespace, None).await {
+            Ok(a) => {
+                if !state.not_at_version.iter().any(|n| n.resource == r.name()) {
+                    state.not_at_version.push(NotAtVersion {
+                        resource: r.name(),
+                        reason: e.to_string(),
+                    });
+                }
+                a
+            }
+            Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => {
+                return Err(e)
+            }
+            Err(e) => {
+                state.unreadable.push(unreadable(e));
+                return Ok(None);
+            }
+        },
+        Err(e) => {
+            state.unreadable.push(unreadable(e));
+            return Ok(None);
+        }
+    };
+    if rv.is_none() && !answer.resource_version.is_empty() {
+        *rv = Some(answer.resource_version);
+    }
+    Ok(Some(answer.items))
+}
