@@ -16,6 +16,9 @@ pub mod diff;
 pub mod find;
 pub mod forget;
 pub mod init;
+pub mod k8s;
+pub mod k8s_apps;
+pub mod k8s_backup;
 pub mod keep;
 pub mod key;
 pub mod ls;
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Prune(a) => prune::run(&ctx, a),
         Command::Policy(a) => policy::run(&ctx, a),
         Command::Mount(a) => mount::run(&ctx, a),
+        Command::K8s(a) => k8s::run(&ctx, a),
     }
 }
 

@@ -5,8 +5,10 @@
 //! `discovery` finds the resources a cluster serves; `read` lists them at one resource version;
 //! `select` and `plan` decide which objects are stored and why others are skipped; `manifests` and
 //! `yaml` write them into the snapshot tree (`memtree`) from memory; `volumes`, `tar_stream`, `hooks`
-//! and `data` read volume data with the hooks around it; `backup` runs it all.
+//! and `data` read volume data with the hooks around it; `backup` runs it all, and `apps` tells
+//! which workloads a repository protects.
 
+mod apps;
 mod backup;
 mod client;
 mod data;
@@ -26,6 +28,7 @@ mod tar_stream;
 mod volumes;
 mod yaml;
 
+pub use apps::{apps, AppsOptions, ClaimStatus, Protection, Workload};
 pub use backup::{backup, K8sBackupOptions, K8sBackupOutcome};
 pub use client::{Cluster, ConnectOptions};
 pub use data::{HookRecord, VolumeRecord};

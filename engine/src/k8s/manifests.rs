@@ -65,7 +65,12 @@ pub fn write_manifests(
         let stored = match store_content(writer, Cursor::new(yaml.as_bytes()), None, &NoProgress) {
             Ok(s) => s,
             Err(ReadFailure::Repository(e)) => return Err(e.into()),
-            Err(ReadFailure::Source(e)) => unreachable!("reading memory cannot fail: {e}"),
+            Err(ReadFailure::Source(e)) => {
+                return Err(K8sError::Protocol {
+                    what: format!("storing the manifest of {}", object.name),
+                    message: e.to_string(),
+                })
+            }
         };
         let path = manifest_path(object);
         let (file, dirs) = path.split_last().expect("a manifest path has a file name");
