@@ -1,6 +1,8 @@
 //! `cairn k8s`: everything Kubernetes — `backup` an application, list `apps` and their protection.
 
 use anyhow::Result;
+use cairn_engine::format::Snapshot;
+use cairn_engine::AppKey;
 use clap::{Args, Subcommand};
 
 use super::{k8s_apps, k8s_backup};
@@ -51,4 +53,21 @@ pub fn run(ctx: &Context, args: &K8sArgs) -> Result<Status> {
         K8sCommand::Backup(a) => k8s_backup::run(ctx, a),
         K8sCommand::Apps(a) => k8s_apps::run(ctx, a),
     }
+}
+
+/// A Kubernetes snapshot as `cairn snapshots` shows it in the paths column:
+/// `k8s <cluster>: <namespaces>`, and the label selector in parentheses when there is one.
+pub fn app_text(snapshot: &Snapshot) -> String {
+    let Some(app) = AppKey::of(snapshot) else {
+        return "(kubernetes)".into();
+    };
+    let mut text = format!(
+        "k8s {}: {}",
+        app.cluster.as_deref().unwrap_or("?"),
+        app.namespaces.join(", ")
+    );
+    if let Some(selector) = &app.selector {
+        text.push_str(&format!(" ({selector})"));
+    }
+    text
 }

@@ -166,6 +166,7 @@ pub fn apps(repo: &Indexed, options: &AppsOptions) -> Result<Vec<Workload>, K8sE
             protected_by,
         });
     }
+    out.sort_by(|a, b| (&a.namespace, &a.kind, &a.name).cmp(&(&b.namespace, &b.kind, &b.name)));
     Ok(out)
 }
 
