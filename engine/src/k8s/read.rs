@@ -207,8 +207,21 @@ async fn list(
             return Ok(None);
         }
     };
-    if rv.is_none() && !answer.resource_version.is_empty() {
-        *rv = Some(answer.resource_version);
+    match rv {
+        None if !answer.resource_version.is_empty() => *rv = Some(answer.resource_version),
+        // A server that ignores the resource version answers at another one.
+        Some(at) if !answer.resource_version.is_empty() && answer.resource_version != *at => {
+            if !state.not_at_version.iter().any(|n| n.resource == r.name()) {
+                state.not_at_version.push(NotAtVersion {
+                    resource: r.name(),
+                    reason: format!(
+                        "asked for resource version {at}, the server answered at {}",
+                        answer.resource_version
+                    ),
+                });
+            }
+        }
+        _ => {}
     }
     Ok(Some(answer.items))
 }
