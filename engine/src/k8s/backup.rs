@@ -188,6 +188,8 @@ fn list_errors(state: &ClusterState) -> Vec<FileError> {
         .map(|u| FileError {
             path: match &u.namespace {
                 Some(ns) => format!("manifests/namespaces/{ns}/{}", u.resource),
+                // A discovery document: its URL path.
+                None if u.resource.starts_with('/') => format!("discovery{}", u.resource),
                 None => format!("manifests/cluster/{}", u.resource),
             }
             .into(),
