@@ -7,13 +7,12 @@ use std::path::Path;
 use cairn_repo_format::{EntryKind, Name};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::io::AsyncReadExt;
 use tokio::runtime::Runtime;
 use tokio_util::io::SyncIoBridge;
 
 use super::client::Cluster;
 use super::error::K8sError;
-use super::exec::{Outcome, Target};
+use super::exec::{kept_stderr, Outcome, Target};
 use super::hooks::{pod_hooks, Hook, OnError, Phase, Rule};
 use super::memtree::{MemDir, Stamp};
 use super::plan::{Listing, StoredObject};
@@ -352,20 +351,9 @@ fn read_exec(
         }
     };
     let status = process.take_status();
-    let stderr = process.stderr().map(|mut err| {
-        ctx.rt.spawn(async move {
-            let mut kept = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                let room = 2048usize.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-            kept
-        })
-    });
+    let stderr = process
+        .stderr()
+        .map(|mut err| ctx.rt.spawn(async move { kept_stderr(&mut err).await }));
     let Some(stdout) = process.stdout() else {
         fail(rec, "no output stream".into());
         return Ok(());

@@ -39,6 +39,20 @@ pub struct Target<'a> {
     pub container: &'a str,
 }
 
+/// Reads a command's standard error to its end, keeping its first bytes for the record.
+pub async fn kept_stderr(stderr: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = STDERR_KEPT.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    kept
+}
+
 impl Cluster {
     /// Starts `command` in the container, its standard output piped back.
     pub async fn exec_stream(
@@ -83,18 +97,10 @@ impl Cluster {
                 }
             };
             let collect = async {
-                let mut kept = Vec::new();
-                if let Some(err) = stderr.as_mut() {
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = err.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        let room = STDERR_KEPT.saturating_sub(kept.len());
-                        kept.extend_from_slice(&buf[..n.min(room)]);
-                    }
+                match stderr.as_mut() {
+                    Some(err) => kept_stderr(err).await,
+                    None => Vec::new(),
                 }
-                kept
             };
             let ((), kept) = tokio::join!(drain, collect);
             let status = match status {

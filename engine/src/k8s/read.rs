@@ -47,6 +47,16 @@ pub struct ClusterState {
     pub skipped_resources: Vec<SkippedResource>,
 }
 
+impl ClusterState {
+    /// Records that `r` was not read at the resource version, once per resource.
+    fn not_at(&mut self, r: &ResourceType, reason: String) {
+        let resource = r.name();
+        if !self.not_at_version.iter().any(|n| n.resource == resource) {
+            self.not_at_version.push(NotAtVersion { resource, reason });
+        }
+    }
+}
+
 fn namespaces_type() -> ResourceType {
     ResourceType {
         group: String::new(),
@@ -186,12 +196,7 @@ async fn list(
         Err(e) if matches!(e.status(), Some(404)) => return Ok(Some(Vec::new())),
         Err(e) if rv.is_some() => match cluster.list(r, namespace, None).await {
             Ok(a) => {
-                if !state.not_at_version.iter().any(|n| n.resource == r.name()) {
-                    state.not_at_version.push(NotAtVersion {
-                        resource: r.name(),
-                        reason: e.to_string(),
-                    });
-                }
+                state.not_at(r, e.to_string());
                 a
             }
             Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => {
@@ -211,15 +216,11 @@ async fn list(
         None if !answer.resource_version.is_empty() => *rv = Some(answer.resource_version),
         // A server that ignores the resource version answers at another one.
         Some(at) if !answer.resource_version.is_empty() && answer.resource_version != *at => {
-            if !state.not_at_version.iter().any(|n| n.resource == r.name()) {
-                state.not_at_version.push(NotAtVersion {
-                    resource: r.name(),
-                    reason: format!(
-                        "asked for resource version {at}, the server answered at {}",
-                        answer.resource_version
-                    ),
-                });
-            }
+            let reason = format!(
+                "asked for resource version {at}, the server answered at {}",
+                answer.resource_version
+            );
+            state.not_at(r, reason);
         }
         _ => {}
     }
