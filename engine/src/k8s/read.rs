@@ -67,6 +67,31 @@ fn namespaces_type() -> ResourceType {
     }
 }
 
+/// One listing per matched namespace from a list across all namespaces; objects of other
+/// namespaces are dropped.
+fn split_by_namespace(r: &ResourceType, matched: &[String], all: Vec<Value>) -> Vec<Listing> {
+    let mut by_ns: std::collections::BTreeMap<&str, Vec<Value>> =
+        matched.iter().map(|ns| (ns.as_str(), Vec::new())).collect();
+    for item in all {
+        let ns = item
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if let Some(items) = by_ns.get_mut(ns.as_str()) {
+            items.push(item);
+        }
+    }
+    by_ns
+        .into_iter()
+        .map(|(ns, items)| Listing {
+            resource: r.clone(),
+            namespace: Some(ns.to_string()),
+            items,
+        })
+        .collect()
+}
+
 fn has_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '[', '{'])
 }
@@ -88,7 +113,8 @@ pub async fn read_cluster(
         .cloned()
         .unwrap_or_else(namespaces_type);
     let mut rv: Option<String> = None;
-    let namespaces = list(cluster, &mut state, &ns_type, None, &mut rv).await?;
+    let listed = list(cluster, &mut state, &ns_type, None, &mut rv).await?;
+    let namespaces = items(&mut state, listed, &ns_type, None);
     match &namespaces {
         Some(items) => {
             state.cluster_uid = items
@@ -128,6 +154,7 @@ pub async fn read_cluster(
         namespace: None,
         items: namespaces.unwrap_or_default(),
     });
+    let across_all = selection.options().namespaces.iter().any(|n| n == "*");
     for r in resources {
         let name = r.name();
         if let Some(why) = Selection::never_listed(&r) {
@@ -142,8 +169,23 @@ pub async fn read_cluster(
             if !wanted && !HELPERS.contains(&name.as_str()) {
                 continue;
             }
+            // Across all namespaces, one list serves them all, unless the credentials may only
+            // read the namespaces one by one.
+            if across_all {
+                match list(cluster, &mut state, &r, None, &mut rv).await? {
+                    Listed::Items(all) => {
+                        state
+                            .namespaced
+                            .extend(split_by_namespace(&r, &state.matched, all));
+                        continue;
+                    }
+                    Listed::Failed => continue,
+                    Listed::Forbidden(_) => {}
+                }
+            }
             for ns in state.matched.clone() {
-                if let Some(items) = list(cluster, &mut state, &r, Some(&ns), &mut rv).await? {
+                let listed = list(cluster, &mut state, &r, Some(&ns), &mut rv).await?;
+                if let Some(items) = items(&mut state, listed, &r, Some(&ns)) {
                     state.namespaced.push(Listing {
                         resource: r.clone(),
                         namespace: Some(ns),
@@ -158,7 +200,8 @@ pub async fn read_cluster(
                         || (!selection.no_cluster_resources()
                             && RELATED_CLUSTER_RESOURCES.contains(&name.as_str()))));
             if needed {
-                if let Some(items) = list(cluster, &mut state, &r, None, &mut rv).await? {
+                let listed = list(cluster, &mut state, &r, None, &mut rv).await?;
+                if let Some(items) = items(&mut state, listed, &r, None) {
                     state.cluster.push(Listing {
                         resource: r,
                         namespace: None,
@@ -172,15 +215,46 @@ pub async fn read_cluster(
     Ok(state)
 }
 
-/// One list at the resource version (the first list sets it). `Ok(None)` when it could not be read
-/// (recorded); errors only for failures that end the backup (credentials, server unreachable).
+/// What became of one list.
+enum Listed {
+    /// Its items.
+    Items(Vec<Value>),
+    /// The credentials may not read it.
+    Forbidden(K8sError),
+    /// It could not be read, and that is recorded.
+    Failed,
+}
+
+/// The items of a list, recording a denial as unreadable.
+fn items(
+    state: &mut ClusterState,
+    listed: Listed,
+    r: &ResourceType,
+    ns: Option<&str>,
+) -> Option<Vec<Value>> {
+    match listed {
+        Listed::Items(items) => Some(items),
+        Listed::Forbidden(e) => {
+            state.unreadable.push(Unreadable {
+                resource: r.name(),
+                namespace: ns.map(String::from),
+                reason: e.to_string(),
+            });
+            None
+        }
+        Listed::Failed => None,
+    }
+}
+
+/// One list at the resource version (the first list sets it). Errors only for failures that end
+/// the backup (credentials, server unreachable); other failures are recorded.
 async fn list(
     cluster: &Cluster,
     state: &mut ClusterState,
     r: &ResourceType,
     namespace: Option<&str>,
     rv: &mut Option<String>,
-) -> Result<Option<Vec<Value>>, K8sError> {
+) -> Result<Listed, K8sError> {
     let unreadable = |e: K8sError| Unreadable {
         resource: r.name(),
         namespace: namespace.map(String::from),
@@ -189,11 +263,8 @@ async fn list(
     let answer = match cluster.list(r, namespace, rv.as_deref()).await {
         Ok(a) => a,
         Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => return Err(e),
-        Err(e) if matches!(e.status(), Some(403)) => {
-            state.unreadable.push(unreadable(e));
-            return Ok(None);
-        }
-        Err(e) if matches!(e.status(), Some(404)) => return Ok(Some(Vec::new())),
+        Err(e) if matches!(e.status(), Some(403)) => return Ok(Listed::Forbidden(e)),
+        Err(e) if matches!(e.status(), Some(404)) => return Ok(Listed::Items(Vec::new())),
         Err(e) if rv.is_some() => match cluster.list(r, namespace, None).await {
             Ok(a) => {
                 state.not_at(r, e.to_string());
@@ -204,12 +275,12 @@ async fn list(
             }
             Err(e) => {
                 state.unreadable.push(unreadable(e));
-                return Ok(None);
+                return Ok(Listed::Failed);
             }
         },
         Err(e) => {
             state.unreadable.push(unreadable(e));
-            return Ok(None);
+            return Ok(Listed::Failed);
         }
     };
     match rv {
@@ -224,5 +295,5 @@ async fn list(
         }
         _ => {}
     }
-    Ok(Some(answer.items))
+    Ok(Listed::Items(answer.items))
 }
