@@ -132,6 +132,8 @@ pub fn back_up_volumes(
         }
     }
     let mut records = Vec::new();
+    // The pods mounting each claim, in the order of `records`.
+    let mut mounting: Vec<Vec<String>> = Vec::new();
     let mut fatal = None;
     for claim in &claims {
         let ns_pods: Vec<Value> = pods
@@ -155,6 +157,7 @@ pub fn back_up_volumes(
         } else if let Err(e) = read_claim(ctx, claim, &found, root, &mut rec) {
             fatal = Some(e);
             records.push(rec);
+            mounting.push(found.into_iter().map(|m| m.pod).collect());
             break;
         }
         let consistent = !pre.is_empty() && pre.iter().all(|(_, r, _)| r.outcome == Outcome::Ok);
@@ -162,6 +165,7 @@ pub fn back_up_volumes(
             rec.consistency = Some(if consistent { "application" } else { "crash" });
         }
         records.push(rec);
+        mounting.push(found.into_iter().map(|m| m.pod).collect());
     }
     // Post hooks run whatever happened above.
     for (ns, pod) in &pods {
@@ -169,8 +173,8 @@ pub fn back_up_volumes(
         warnings.extend(problems);
         for hook in hooks {
             let (rec, _) = run_hook(ctx, &hook);
-            for v in records.iter_mut().filter(|v| &v.namespace == ns) {
-                if v.hooks.iter().any(|h| h.pod == rec.pod) {
+            for (v, pods) in records.iter_mut().zip(&mounting) {
+                if &v.namespace == ns && pods.contains(&rec.pod) {
                     v.hooks.push(rec.clone());
                 }
             }
