@@ -21,6 +21,7 @@ mod hooks;
 mod labels;
 mod manifests;
 mod memtree;
+mod object;
 mod plan;
 mod read;
 mod select;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::client::{Cluster, ConnectOptions};
 use super::error::K8sError;
 use super::manifests::manifest_path;
+use super::object::str_at;
 use super::plan::{plan, StoredObject};
 use super::read::read_cluster;
 use super::select::{Selection, SelectionOptions};
@@ -113,7 +114,7 @@ pub fn apps(repo: &Indexed, options: &AppsOptions) -> Result<Vec<Workload>, K8sE
             .iter()
             .filter(|l| l.resource.name() == "persistentvolumes")
             .flat_map(|l| &l.items)
-            .find(|p| p.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+            .find(|p| str_at(p, "/metadata/name") == Some(name))
     };
     let snapshots: Vec<(SnapshotId, cairn_repo_format::Snapshot)> = repo
         .snapshots()?
@@ -189,7 +190,7 @@ fn claims_of(object: &Value, name: &str, pvcs: &[&StoredObject], ns: &str) -> Ve
         .pointer("/spec/volumeClaimTemplates")
         .and_then(Value::as_array);
     for t in templates.into_iter().flatten() {
-        let Some(tname) = t.pointer("/metadata/name").and_then(Value::as_str) else {
+        let Some(tname) = str_at(t, "/metadata/name") else {
             continue;
         };
         let prefix = format!("{tname}-{name}-");

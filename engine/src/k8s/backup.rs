@@ -15,6 +15,7 @@ use super::error::K8sError;
 use super::hooks::rules;
 use super::manifests::write_manifests;
 use super::memtree::{MemDir, Stamp};
+use super::object::name_of;
 use super::plan::{plan, ObjectPlan};
 use super::read::{read_cluster, ClusterState};
 use super::select::{Selection, SelectionOptions};
@@ -117,7 +118,7 @@ pub fn backup(
             .iter()
             .filter(|l| l.resource.name() == "persistentvolumes")
             .flat_map(|l| &l.items)
-            .filter_map(|pv| Some((pv.pointer("/metadata/name")?.as_str()?.to_string(), pv)))
+            .map(|pv| (name_of(pv), pv))
             .collect(),
         rules: &rules,
         method: options.volume_method,

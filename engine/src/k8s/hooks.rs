@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::error::K8sError;
+use super::object::str_at;
 
 /// When a hook runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -164,14 +165,14 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 /// containers' images. A malformed annotation is returned as an error message to record, not a
 /// hook to run.
 pub fn pod_hooks(pod: &Value, phase: Phase, rules: &[&Rule]) -> (Vec<Hook>, Vec<String>) {
-    let namespace = str_at(pod, "/metadata/namespace");
-    let name = str_at(pod, "/metadata/name");
+    let namespace = string_at(pod, "/metadata/namespace");
+    let name = string_at(pod, "/metadata/name");
     let containers: Vec<(String, String)> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
         .map(|cs| {
             cs.iter()
-                .map(|c| (str_at(c, "/name"), str_at(c, "/image")))
+                .map(|c| (string_at(c, "/name"), string_at(c, "/image")))
                 .collect()
         })
         .unwrap_or_default();
@@ -260,11 +261,8 @@ fn image_matches(image: &str, names: &[&str]) -> bool {
     names.iter().any(|n| base.starts_with(n))
 }
 
-fn str_at(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+fn string_at(v: &Value, pointer: &str) -> String {
+    str_at(v, pointer).unwrap_or_default().to_string()
 }
 
 #[cfg(test)]

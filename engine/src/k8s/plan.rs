@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::discovery::ResourceType;
+use super::object::{name_of, str_at};
 use super::select::{skip_reason, Selection};
 
 /// The objects of one list: one resource, in one namespace or across the cluster.
@@ -72,14 +73,6 @@ const SLICE_CONTROLLERS: &[&str] = &[
     "endpointslice-controller.k8s.io",
     "endpointslicemirroring-controller.k8s.io",
 ];
-
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
-}
-
-fn name_of(v: &Value) -> String {
-    str_at(v, "/metadata/name").unwrap_or_default().to_string()
-}
 
 /// Plans a backup from the lists of the selected namespaces (`namespaced`) and of cluster-scoped
 /// resources (`cluster`, the Namespaces list among them), for the namespaces `matched`.

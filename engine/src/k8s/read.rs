@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::client::{Cluster, NotAtVersion, Unreadable};
 use super::discovery::ResourceType;
 use super::error::K8sError;
+use super::object::str_at;
 use super::plan::{Listing, RELATED_CLUSTER_RESOURCES};
 use super::select::Selection;
 
@@ -119,13 +120,11 @@ pub async fn read_cluster(
         Some(items) => {
             state.cluster_uid = items
                 .iter()
-                .find(|n| {
-                    n.pointer("/metadata/name").and_then(Value::as_str) == Some("kube-system")
-                })
+                .find(|n| str_at(n, "/metadata/name") == Some("kube-system"))
                 .and_then(|n| n.pointer("/metadata/uid")?.as_str().map(String::from));
             state.matched = items
                 .iter()
-                .filter_map(|n| n.pointer("/metadata/name")?.as_str())
+                .filter_map(|n| str_at(n, "/metadata/name"))
                 .filter(|n| selection.namespace_wanted(n))
                 .map(String::from)
                 .collect();

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::error::K8sError;
+use super::object::name_of;
 
 /// How volume data is read (`--volume-method`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -177,7 +178,7 @@ pub fn mounts(pods: &[Value], claim: &Claim<'_>) -> Vec<Mount> {
             });
             if let Some(path) = found {
                 out.push(Mount {
-                    pod: name(pod),
+                    pod: name_of(pod),
                     container: c.get("name").and_then(Value::as_str).unwrap_or("").into(),
                     path: path.to_string(),
                     running: phase == Some("Running"),
@@ -188,13 +189,6 @@ pub fn mounts(pods: &[Value], claim: &Claim<'_>) -> Vec<Mount> {
     }
     out.sort_by_key(|m| !m.running);
     out
-}
-
-fn name(v: &Value) -> String {
-    v.pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// The command that streams a mount's data out of a container.
