@@ -12,8 +12,8 @@ use tokio_util::io::SyncIoBridge;
 
 use super::client::Cluster;
 use super::error::K8sError;
-use super::exec::{kept_stderr, Outcome, Target};
-use super::hooks::{pod_hooks, Hook, OnError, Phase, Rule};
+use super::exec::{kept_stderr, Held, Outcome, Target};
+use super::hooks::{pod_hooks, Hook, OnError, Phase, Rule, HOLD_LIMIT, HOLD_MARKER};
 use super::memtree::{MemDir, Stamp};
 use super::plan::{Listing, StoredObject};
 use super::select::{skip_reason, Selection};
@@ -123,11 +123,15 @@ pub fn back_up_volumes(
         return Ok((records, warnings));
     }
     let mut ran: Vec<(String, HookRecord, bool)> = Vec::new();
+    let mut holding: Vec<(String, HookRecord, Held)> = Vec::new();
     for (ns, pod) in &pods {
         let (hooks, problems) = pod_hooks(pod, Phase::Pre, ctx.rules);
         warnings.extend(problems);
         for hook in hooks {
-            let (rec, failed_hard) = run_hook(ctx, &hook);
+            let (rec, failed_hard, held) = run_hook(ctx, &hook);
+            if let Some(held) = held {
+                holding.push((ns.clone(), rec.clone(), held));
+            }
             ran.push((ns.clone(), rec, failed_hard));
         }
     }
@@ -167,12 +171,34 @@ pub fn back_up_volumes(
         records.push(rec);
         mounting.push(found.into_iter().map(|m| m.pod).collect());
     }
-    // Post hooks run whatever happened above.
+    // Locks end first, then the post hooks run, whatever happened above.
+    for (ns, pre, held) in holding {
+        let still = held.release();
+        let rec = HookRecord {
+            phase: Phase::Post,
+            outcome: if still { Outcome::Ok } else { Outcome::Failed },
+            message: (!still).then(|| {
+                format!(
+                    "the lock ended by itself (after at most {}s) before the volumes were read",
+                    HOLD_LIMIT.as_secs()
+                )
+            }),
+            ..pre
+        };
+        for (v, pods) in records.iter_mut().zip(&mounting) {
+            if v.namespace == ns && pods.contains(&rec.pod) {
+                if !still && v.consistency.is_some() {
+                    v.consistency = Some("crash");
+                }
+                v.hooks.push(rec.clone());
+            }
+        }
+    }
     for (ns, pod) in &pods {
         let (hooks, problems) = pod_hooks(pod, Phase::Post, ctx.rules);
         warnings.extend(problems);
         for hook in hooks {
-            let (rec, _) = run_hook(ctx, &hook);
+            let (rec, _, _) = run_hook(ctx, &hook);
             for (v, pods) in records.iter_mut().zip(&mounting) {
                 if &v.namespace == ns && pods.contains(&rec.pod) {
                     v.hooks.push(rec.clone());
@@ -211,16 +237,24 @@ fn pods_in_scope<'a>(ctx: &DataContext<'a>) -> Vec<(String, &'a Value)> {
         .collect()
 }
 
-/// Runs one hook; the record, and whether it failed with on-error Fail.
-fn run_hook(ctx: &DataContext<'_>, hook: &Hook) -> (HookRecord, bool) {
+/// Runs one hook; the record, whether it failed with on-error Fail, and the session of a hook that
+/// holds a lock.
+fn run_hook(ctx: &DataContext<'_>, hook: &Hook) -> (HookRecord, bool, Option<Held>) {
     let target = Target {
         namespace: &hook.namespace,
         pod: &hook.pod,
         container: &hook.container,
     };
-    let (outcome, message) =
+    let (outcome, message, held) = if hook.hold {
+        let cluster = ctx.cluster;
         ctx.rt
-            .block_on(ctx.cluster.exec_hook(&target, &hook.command, hook.timeout));
+            .block_on(cluster.exec_hold(&target, &hook.command, HOLD_MARKER, hook.timeout))
+    } else {
+        let (outcome, message) =
+            ctx.rt
+                .block_on(ctx.cluster.exec_hook(&target, &hook.command, hook.timeout));
+        (outcome, message, None)
+    };
     if outcome != Outcome::Ok {
         tracing::warn!(
             "{} hook in pod {}/{} ({}): {outcome:?}: {}",
@@ -245,7 +279,7 @@ fn run_hook(ctx: &DataContext<'_>, hook: &Hook) -> (HookRecord, bool) {
         outcome,
         message,
     };
-    (rec, hard)
+    (rec, hard, held)
 }
 
 /// Reads one claim by the method that applies, filling `rec`. Errors only for failures that end

@@ -1,7 +1,11 @@
 //! Running commands in containers through the `exec` subresource: hooks, whose outcome is recorded,
 //! and streams (tar, a block device) whose standard output becomes volume data.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{AttachParams, AttachedProcess};
@@ -37,6 +41,29 @@ pub struct Target<'a> {
     pub pod: &'a str,
     /// The container.
     pub container: &'a str,
+}
+
+/// The exit status a command reports when it ends.
+type ExitStatus = Pin<
+    Box<dyn Future<Output = Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>> + Send>,
+>;
+
+/// A command that holds a lock in its session, kept running until [`Held::release`].
+pub struct Held {
+    process: AttachedProcess,
+    status: Option<ExitStatus>,
+}
+
+impl Held {
+    /// Ends the command's session; true when it was still holding (had not ended by itself).
+    pub fn release(mut self) -> bool {
+        let ended = self
+            .status
+            .as_mut()
+            .is_some_and(|s| s.as_mut().now_or_never().is_some());
+        self.process.abort();
+        !ended
+    }
 }
 
 /// Reads a command's standard error to its end, keeping its first bytes for the record.
@@ -75,6 +102,74 @@ impl Cluster {
                     e,
                 )
             })
+    }
+
+    /// Starts a command that prints `marker` once it holds a lock, and waits for that line at most
+    /// `timeout`; the command then keeps running until the [`Held`] is released.
+    pub async fn exec_hold(
+        &self,
+        target: &Target<'_>,
+        command: &[String],
+        marker: &str,
+        timeout: Duration,
+    ) -> (Outcome, Option<String>, Option<Held>) {
+        let mut process = match self.exec_stream(target, command).await {
+            Ok(p) => p,
+            Err(e) => return (Outcome::Failed, Some(e.to_string()), None),
+        };
+        let mut status: Option<ExitStatus> = process.take_status().map(|s| Box::pin(s) as _);
+        let stderr = process
+            .stderr()
+            .map(|mut err| tokio::spawn(async move { kept_stderr(&mut err).await }));
+        let Some(mut stdout) = process.stdout() else {
+            return (Outcome::Failed, Some("no output stream".into()), None);
+        };
+        let wait = async {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            loop {
+                match stdout.read(&mut buf).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+                if String::from_utf8_lossy(&seen)
+                    .lines()
+                    .any(|l| l.trim() == marker)
+                {
+                    return true;
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(true) => {
+                // Whatever else it prints is read and dropped, so it never blocks on a full pipe.
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
+                });
+                (Outcome::Ok, None, Some(Held { process, status }))
+            }
+            Ok(false) => {
+                let why = match status.as_mut() {
+                    Some(s) => s.await.and_then(|s| s.message),
+                    None => None,
+                };
+                let stderr = match stderr {
+                    Some(task) => task.await.unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                let stderr = String::from_utf8_lossy(&stderr).trim().to_string();
+                let why = format!(
+                    "ended before it said {marker:?}: {} {stderr}",
+                    why.unwrap_or_default()
+                );
+                (Outcome::Failed, Some(why.trim().to_string()), None)
+            }
+            Err(_) => {
+                process.abort();
+                let why = format!("did not say {marker:?} within {}s", timeout.as_secs_f64());
+                (Outcome::TimedOut, Some(why), None)
+            }
+        }
     }
 
     /// Runs a command to its end or its timeout; returns its outcome and, when it failed, why.

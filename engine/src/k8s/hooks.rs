@@ -57,14 +57,25 @@ pub struct Hook {
     pub timeout: Duration,
     /// What a failure does.
     pub on_error: OnError,
+    /// A pre hook that holds a lock: it prints [`HOLD_MARKER`] once it holds it and keeps its
+    /// session until cairn ends it after reading the volumes, or until it ends by itself.
+    pub hold: bool,
 }
+
+/// The line a holding pre hook prints once the database is quiesced.
+pub const HOLD_MARKER: &str = "cairn-quiesced";
+
+/// The longest a holding rule keeps its lock: its session ends by itself then, also when cairn is
+/// gone.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(600);
 
 /// The default timeout of a hook.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A built-in rule: a database, found by its container image, is made to write what it holds in
-/// memory to its files (a checkpoint or a flush) before its volume is read. No rule takes a lock
-/// that would have to be released later, so no quiesce can outlive its hook's timeout.
+/// memory to its files (a checkpoint or a flush), and where it can, locked against writes while its
+/// volume is read. A lock is held by the session of the pre hook, which ends by itself after
+/// [`HOLD_LIMIT`] (`{limit}` in the command), so no lock outlives it even if cairn dies.
 #[derive(Clone, Copy, Debug)]
 pub struct Rule {
     /// The rule's name, as `--rule` takes it.
@@ -73,6 +84,8 @@ pub struct Rule {
     pub images: &'static [&'static str],
     /// Shell command run before volume data is read.
     pub pre: &'static str,
+    /// Whether `pre` holds a lock in its session (see [`Hook::hold`]).
+    pub hold: bool,
     /// Shell command run after, if any.
     pub post: Option<&'static str>,
 }
@@ -83,30 +96,37 @@ pub const RULES: &[Rule] = &[
         name: "postgres",
         images: &["postgres", "postgresql"],
         pre: "psql -v ON_ERROR_STOP=1 -c CHECKPOINT",
+        hold: false,
         post: None,
     },
     Rule {
         name: "mysql",
         images: &["mysql", "mariadb"],
-        pre: "mysql -e 'FLUSH TABLES'",
+        pre: "mysql --unbuffered -N -e \"FLUSH TABLES WITH READ LOCK; SELECT 'cairn-quiesced'; \
+              DO SLEEP({limit})\"",
+        hold: true,
         post: None,
     },
     Rule {
         name: "mongodb",
         images: &["mongo"],
-        pre: "mongosh --quiet --eval 'db.adminCommand({fsync: 1})'",
-        post: None,
+        pre: "mongosh --quiet --eval \"db.fsyncLock(); print('cairn-quiesced'); \
+              sleep({limit} * 1000); db.fsyncUnlock()\"",
+        hold: true,
+        post: Some("mongosh --quiet --eval 'db.fsyncUnlock()'"),
     },
     Rule {
         name: "cassandra",
         images: &["cassandra"],
         pre: "nodetool flush",
+        hold: false,
         post: None,
     },
     Rule {
         name: "redis",
         images: &["redis"],
         pre: "redis-cli SAVE",
+        hold: false,
         post: None,
     },
 ];
@@ -181,7 +201,7 @@ pub fn pod_hooks(pod: &Value, phase: Phase, rules: &[&Rule]) -> (Vec<Hook>, Vec<
             .get(format!("{}.hook.backup.cairn.io/{key}", phase.prefix()))?
             .as_str()
     };
-    let hook = |container: String, source: String, command, timeout, on_error| Hook {
+    let hook = |container: String, source: String, command, timeout, on_error, hold| Hook {
         namespace: namespace.clone(),
         pod: name.clone(),
         container,
@@ -190,6 +210,7 @@ pub fn pod_hooks(pod: &Value, phase: Phase, rules: &[&Rule]) -> (Vec<Hook>, Vec<
         command,
         timeout,
         on_error,
+        hold,
     };
     if let Some(text) = annotation("command") {
         let mut problems = Vec::new();
@@ -228,18 +249,27 @@ pub fn pod_hooks(pod: &Value, phase: Phase, rules: &[&Rule]) -> (Vec<Hook>, Vec<
                 OnError::Fail
             }
         };
-        let h = hook(container, "annotation".into(), command, timeout, on_error);
+        let h = hook(
+            container,
+            "annotation".into(),
+            command,
+            timeout,
+            on_error,
+            false,
+        );
         return (vec![h], problems);
     }
     let mut hooks = Vec::new();
     for (container, image) in &containers {
         for rule in rules.iter().filter(|r| image_matches(image, r.images)) {
-            let script = match phase {
-                Phase::Pre => Some(rule.pre),
-                Phase::Post => rule.post,
+            let (script, hold) = match phase {
+                Phase::Pre => (Some(rule.pre), rule.hold),
+                Phase::Post => (rule.post, false),
             };
             if let Some(script) = script {
-                let command = vec!["sh".into(), "-c".into(), script.into()];
+                let limit = HOLD_LIMIT.as_secs().to_string();
+                let script = script.replace("{limit}", &limit);
+                let command = vec!["sh".into(), "-c".into(), script];
                 let source = format!("rule:{}", rule.name);
                 hooks.push(hook(
                     container.clone(),
@@ -247,6 +277,7 @@ pub fn pod_hooks(pod: &Value, phase: Phase, rules: &[&Rule]) -> (Vec<Hook>, Vec<
                     command,
                     DEFAULT_TIMEOUT,
                     OnError::Fail,
+                    hold,
                 ));
             }
         }
@@ -306,6 +337,17 @@ mod tests {
         assert_eq!(hooks.len(), 1);
         assert_eq!(hooks[0].source, "rule:postgres");
         assert_eq!(hooks[0].container, "postgres");
+        let mysql = rules(&["mysql".into()]).unwrap();
+        let mut m = p.clone();
+        m["spec"]["containers"][0]["image"] = "mariadb:11".into();
+        let (hooks, _) = pod_hooks(&m, Phase::Pre, &mysql);
+        assert!(hooks[0].hold);
+        assert!(
+            hooks[0].command[2].contains("DO SLEEP(600)"),
+            "{:?}",
+            hooks[0].command
+        );
+        assert!(hooks[0].command[2].contains(HOLD_MARKER));
         let mongo = rules(&["mongodb,redis".into(), "redis".into()]).unwrap();
         assert_eq!(mongo.len(), 2);
         assert!(pod_hooks(&p, Phase::Pre, &mongo).0.is_empty());
