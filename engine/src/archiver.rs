@@ -131,6 +131,7 @@ impl<'a> Archiver<'a> {
 
     /// One path and everything below it as an entry named `name`, the way a backup path is taken (a
     /// block device is read as a file). `Ok(None)` when it could not be read (reported).
+    #[cfg(feature = "k8s")]
     pub fn path_entry(&self, path: &Path, name: Name) -> Result<Option<Entry>> {
         match std::fs::symlink_metadata(path) {
             Ok(meta) => self.entry(path, name, &meta, None, meta.dev(), true),
