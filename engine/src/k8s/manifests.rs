@@ -2,6 +2,7 @@
 //! and `manifests/namespaces/<ns>/<resource>/<name>.yaml`. Nothing is staged on local disk, so a
 //! Secret's bytes exist only in memory and, encrypted, in the repository.
 
+use std::collections::HashSet;
 use std::io::Cursor;
 
 use cairn_repo_format::{EntryKind, Name};
@@ -51,15 +52,16 @@ pub fn manifest_path(object: &StoredObject) -> Vec<String> {
     }
 }
 
-/// Stores each object's YAML as a file of `root`; returns the bytes written.
+/// Stores each object's YAML as a file of `root`. Two objects that would share a file (possible
+/// only with names a server does not give) are both kept, the second as `<name>~2.yaml`.
 pub fn write_manifests(
     writer: &BlobWriter,
     counters: &Counters,
     root: &mut MemDir,
     objects: &[StoredObject],
     stamp: &Stamp,
-) -> Result<u64, K8sError> {
-    let mut total = 0;
+) -> Result<(), K8sError> {
+    let mut used: HashSet<Vec<String>> = HashSet::new();
     for object in objects {
         let yaml = to_yaml(&object.object)?;
         let stored = match store_content(writer, Cursor::new(yaml.as_bytes()), None, &NoProgress) {
@@ -72,22 +74,63 @@ pub fn write_manifests(
                 })
             }
         };
-        let path = manifest_path(object);
+        let mut path = manifest_path(object);
+        let mut copy = 1;
+        while !used.insert(path.clone()) {
+            copy += 1;
+            let last = path.len() - 1;
+            path[last] = format!("{}~{copy}.yaml", component(&object.name));
+        }
         let (file, dirs) = path.split_last().expect("a manifest path has a file name");
         let dirs: Vec<&[u8]> = dirs.iter().map(|d| d.as_bytes()).collect();
         let mut entry = stamp.entry(Name::new(file.as_str()), EntryKind::File, 0o600);
         entry.size = stored.size;
         entry.content = stored.parts;
         counters.count_file(false, stored.size);
-        total += stored.size;
         root.dir(&dirs).put(entry);
     }
-    Ok(total)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::k8s::discovery::ResourceType;
+    use crate::testutil::{memory_repo, reopen};
+
+    #[test]
+    fn objects_that_would_share_a_file_are_both_kept() {
+        let repo = memory_repo();
+        let writer = BlobWriter::new(repo.clone());
+        let stamp = Stamp::current_user(0);
+        let object = |v: serde_json::Value| StoredObject {
+            resource: ResourceType {
+                group: String::new(),
+                version: "v1".into(),
+                plural: "configmaps".into(),
+                kind: "ConfigMap".into(),
+                namespaced: true,
+            },
+            namespace: Some("ns".into()),
+            name: String::new(),
+            object: v,
+        };
+        let mut root = MemDir::new();
+        let objects = [object("first".into()), object("second".into())];
+        write_manifests(&writer, &Counters::default(), &mut root, &objects, &stamp).unwrap();
+        let tree = root.write(&writer, &stamp).unwrap();
+        writer.finish().unwrap();
+        let repo = reopen(&repo);
+        let dir = "manifests/namespaces/ns/configmaps";
+        assert!(repo
+            .resolve(&tree, &format!("{dir}/%.yaml"))
+            .unwrap()
+            .is_some());
+        assert!(repo
+            .resolve(&tree, &format!("{dir}/%~2.yaml"))
+            .unwrap()
+            .is_some());
+    }
 
     #[test]
     fn names_that_cannot_be_file_names_are_escaped() {

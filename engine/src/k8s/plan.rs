@@ -524,6 +524,59 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn objects_of_any_shape_are_planned_without_a_panic_and_kept() {
+        let s = Selection::new(SelectionOptions {
+            namespaces: vec!["x".into()],
+            selector: Some("a!=b".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let resource = |group: &str, plural: &str| ResourceType {
+            group: group.into(),
+            version: "v1".into(),
+            plural: plural.into(),
+            kind: "Thing".into(),
+            namespaced: true,
+        };
+        let odd = vec![
+            serde_json::json!("a string"),
+            serde_json::json!(5),
+            serde_json::json!(null),
+            serde_json::json!({"metadata": "not an object"}),
+            serde_json::json!({"metadata": {"name": 7, "labels": [1], "ownerReferences": "x"}}),
+            serde_json::json!({"metadata": {"name": "ok", "deletionTimestamp": null}}),
+        ];
+        let listings = vec![
+            Listing {
+                resource: resource("apps", "replicasets"),
+                namespace: Some("x".into()),
+                items: odd.clone(),
+            },
+            Listing {
+                resource: resource("", "persistentvolumeclaims"),
+                namespace: Some("x".into()),
+                items: odd.clone(),
+            },
+            Listing {
+                resource: resource("x.io", "things"),
+                namespace: Some("x".into()),
+                items: odd.clone(),
+            },
+        ];
+        let cluster = vec![Listing {
+            resource: ResourceType {
+                namespaced: false,
+                ..resource("", "persistentvolumes")
+            },
+            namespace: None,
+            items: odd.clone(),
+        }];
+        let p = plan(&s, &["x".into()], &listings, &cluster);
+        assert_eq!(p.stored.len(), 3 * odd.len());
+        assert!(p.skipped.is_empty());
+    }
+
+    #[test]
     fn all_namespaces_without_selector_takes_every_cluster_object() {
         let p = run(&["*"], |_| {});
         let n = names(&p);
