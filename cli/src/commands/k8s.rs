@@ -26,7 +26,7 @@ pub enum K8sCommand {
     Apps(k8s_apps::K8sAppsArgs),
 }
 
-/// How to reach the cluster, shared by the `k8s` commands.
+/// How to reach the cluster and where this machine stands in it, shared by the `k8s` commands.
 #[derive(Args, Debug, Default)]
 pub struct ClusterArgs {
     /// The kubeconfig file [default: $KUBECONFIG, ~/.kube/config, else the pod's service account]
@@ -35,6 +35,42 @@ pub struct ClusterArgs {
     /// The kubeconfig context [default: its current context]
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// The cluster's name, as snapshots record it [default: the kubeconfig's name for it]
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub cluster_name: Option<String>,
+    /// This machine's node name, for local volumes' node affinity [default: the host name]
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+}
+
+/// Which namespaces, shared by the `k8s` commands.
+#[derive(Args, Debug, Default)]
+pub struct NamespaceArgs {
+    /// Namespaces matching this glob (repeatable)
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_name = "GLOB",
+        required_unless_present = "all_namespaces"
+    )]
+    pub namespaces: Vec<String>,
+    /// Every namespace
+    #[arg(short = 'A', long, conflicts_with = "namespaces")]
+    pub all_namespaces: bool,
+    /// Leave out namespaces matching this glob (repeatable)
+    #[arg(long = "exclude-namespace", value_name = "GLOB")]
+    pub exclude_namespaces: Vec<String>,
+}
+
+impl NamespaceArgs {
+    /// The namespace globs: as given, or `*` for all namespaces.
+    pub fn globs(&self) -> Vec<String> {
+        if self.all_namespaces {
+            vec!["*".into()]
+        } else {
+            self.namespaces.clone()
+        }
+    }
 }
 
 impl ClusterArgs {

@@ -5,7 +5,7 @@ use anyhow::Result;
 use cairn_engine::k8s::{apps, AppsOptions, SelectionOptions};
 use clap::Args;
 
-use super::k8s::ClusterArgs;
+use super::k8s::{ClusterArgs, NamespaceArgs};
 use crate::args::Context;
 use crate::exit::Status;
 use crate::output::{local_time, Table};
@@ -15,46 +15,24 @@ use crate::output::{local_time, Table};
 pub struct K8sAppsArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// The cluster's name, as its backups record it [default: the kubeconfig's name for it]
-    #[arg(long = "cluster", value_name = "NAME")]
-    pub cluster_name: Option<String>,
-    /// Namespaces matching this glob (repeatable)
-    #[arg(
-        short = 'n',
-        long = "namespace",
-        value_name = "GLOB",
-        required_unless_present = "all_namespaces"
-    )]
-    pub namespaces: Vec<String>,
-    /// Every namespace
-    #[arg(short = 'A', long, conflicts_with = "namespaces")]
-    pub all_namespaces: bool,
-    /// Leave out namespaces matching this glob (repeatable)
-    #[arg(long = "exclude-namespace", value_name = "GLOB")]
-    pub exclude_namespaces: Vec<String>,
+    #[command(flatten)]
+    pub scope: NamespaceArgs,
     /// Only workloads whose labels match this label selector
     #[arg(short = 'l', long, value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// This machine's node name, for local volumes' node affinity [default: the host name]
-    #[arg(long, value_name = "NAME")]
-    pub node: Option<String>,
 }
 
 /// Runs `k8s apps`.
 pub fn run(ctx: &Context, args: &K8sAppsArgs) -> Result<Status> {
     let mut selection = SelectionOptions::default();
-    selection.namespaces = if args.all_namespaces {
-        vec!["*".into()]
-    } else {
-        args.namespaces.clone()
-    };
-    selection.exclude_namespaces = args.exclude_namespaces.clone();
+    selection.namespaces = args.scope.globs();
+    selection.exclude_namespaces = args.scope.exclude_namespaces.clone();
     selection.selector = args.selector.clone();
     let mut options = AppsOptions::default();
     options.connect = args.cluster.connect();
-    options.cluster = args.cluster_name.clone();
+    options.cluster = args.cluster.cluster_name.clone();
     options.selection = selection;
-    options.node = args.node.clone();
+    options.node = args.cluster.node.clone();
     let repo = ctx.open_indexed()?;
     let workloads = apps(&repo, &options)?;
     if ctx.out.json {

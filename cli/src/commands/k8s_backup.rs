@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::backup::parse_time;
-use super::k8s::ClusterArgs;
+use super::k8s::{ClusterArgs, NamespaceArgs};
 use super::snapshot_json;
 use crate::args::Context;
 use crate::exit::Status;
@@ -20,23 +20,8 @@ use crate::progress::{Bar, Work};
 pub struct K8sBackupArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// The cluster's name to record [default: the kubeconfig's name for it]
-    #[arg(long = "cluster", value_name = "NAME")]
-    pub cluster_name: Option<String>,
-    /// Back up namespaces matching this glob (repeatable)
-    #[arg(
-        short = 'n',
-        long = "namespace",
-        value_name = "GLOB",
-        required_unless_present = "all_namespaces"
-    )]
-    pub namespaces: Vec<String>,
-    /// Back up every namespace
-    #[arg(short = 'A', long, conflicts_with = "namespaces")]
-    pub all_namespaces: bool,
-    /// Leave out namespaces matching this glob (repeatable)
-    #[arg(long = "exclude-namespace", value_name = "GLOB")]
-    pub exclude_namespaces: Vec<String>,
+    #[command(flatten)]
+    pub scope: NamespaceArgs,
     /// Only objects whose labels match this label selector (kubectl's syntax)
     #[arg(
         short = 'l',
@@ -61,9 +46,6 @@ pub struct K8sBackupArgs {
     /// How to read volume data: auto, node-local, exec, csi-snapshot or none
     #[arg(long, value_name = "METHOD", default_value = "auto")]
     pub volume_method: String,
-    /// This machine's node name, for local volumes' node affinity [default: the host name]
-    #[arg(long, value_name = "NAME")]
-    pub node: Option<String>,
     /// Quiesce databases with built-in hooks: postgres, mysql, mongodb, cassandra, redis
     #[arg(long = "rule", value_name = "NAME[,NAME]")]
     pub rules: Vec<String>,
@@ -80,12 +62,8 @@ pub struct K8sBackupArgs {
 
 fn options(args: &K8sBackupArgs) -> Result<K8sBackupOptions> {
     let mut selection = SelectionOptions::default();
-    selection.namespaces = if args.all_namespaces {
-        vec!["*".into()]
-    } else {
-        args.namespaces.clone()
-    };
-    selection.exclude_namespaces = args.exclude_namespaces.clone();
+    selection.namespaces = args.scope.globs();
+    selection.exclude_namespaces = args.scope.exclude_namespaces.clone();
     selection.selector = args.selector.clone();
     selection.or_selectors = args.or_selectors.clone();
     selection.include_resources = args.include_resources.clone();
@@ -94,10 +72,10 @@ fn options(args: &K8sBackupArgs) -> Result<K8sBackupOptions> {
         args.include_cluster_resources.parse::<ClusterResources>()?;
     let mut o = K8sBackupOptions::default();
     o.connect = args.cluster.connect();
-    o.cluster = args.cluster_name.clone();
+    o.cluster = args.cluster.cluster_name.clone();
     o.selection = selection;
     o.volume_method = args.volume_method.parse::<VolumeMethod>()?;
-    o.node = args.node.clone();
+    o.node = args.cluster.node.clone();
     o.rules = args.rules.clone();
     o.host = args.host.clone();
     o.tags = args
