@@ -111,6 +111,44 @@ fn has(paths: &[String], p: &str) -> bool {
     paths.iter().any(|x| x == p)
 }
 
+/// Puts namespace `ns` (when it is new) and claim `ns/claim` bound to a new PV `volume` whose
+/// source is `source` (`{"hostPath": ...}`, `{"nfs": ...}`), in `Block` mode when `block`.
+pub fn put_bound_claim(
+    c: &Cluster,
+    ns: &str,
+    claim: &str,
+    volume: &str,
+    source: Value,
+    block: bool,
+) {
+    let put = |resource: &str, object: Value| c.server.put(resource, object).unwrap();
+    if c.server.get("namespaces", None, ns).unwrap().is_none() {
+        put(
+            "namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        );
+    }
+    let mode = if block { "Block" } else { "Filesystem" };
+    let mut spec = json!({"capacity": {"storage": "1Gi"}, "volumeMode": mode,
+                          "accessModes": ["ReadWriteOnce"],
+                          "claimRef": {"namespace": ns, "name": claim}});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(source.as_object().unwrap().clone());
+    put(
+        "persistentvolumes",
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": volume},
+               "spec": spec}),
+    );
+    put(
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": claim, "namespace": ns},
+               "spec": {"volumeMode": mode, "volumeName": volume, "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+}
+
 #[test]
 fn k8s_backup_of_the_shop_takes_what_it_needs_and_restores_its_volume_byte_for_byte() {
     let s = Scratch::new();
@@ -422,27 +460,8 @@ fn k8s_block_volume_from_a_disk_image_restores_byte_for_byte() {
 
 /// A PV of type hostPath on a disk image and a `volumeMode: Block` claim bound to it, in `blog`.
 fn put_block_claim(c: &Cluster, image: &Path) {
-    c.server
-        .put(
-            "persistentvolumes",
-            json!({"apiVersion": "v1", "kind": "PersistentVolume",
-                   "metadata": {"name": "blog-disk-pv"},
-                   "spec": {"capacity": {"storage": "3Mi"}, "volumeMode": "Block",
-                            "accessModes": ["ReadWriteOnce"],
-                            "hostPath": {"path": image.to_str().unwrap()},
-                            "claimRef": {"namespace": "blog", "name": "disk"}}}),
-        )
-        .unwrap();
-    c.server
-        .put(
-            "persistentvolumeclaims",
-            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                   "metadata": {"name": "disk", "namespace": "blog", "labels": {"app": "wordpress"}},
-                   "spec": {"volumeMode": "Block", "volumeName": "blog-disk-pv",
-                            "accessModes": ["ReadWriteOnce"],
-                            "resources": {"requests": {"storage": "3Mi"}}}}),
-        )
-        .unwrap();
+    let source = json!({"hostPath": {"path": image.to_str().unwrap()}});
+    put_bound_claim(c, "blog", "disk", "blog-disk-pv", source, true);
 }
 
 #[test]
@@ -483,28 +502,12 @@ fn k8s_volumes_no_method_reaches_make_the_backup_incomplete() {
 /// `app` at `mount`, a directory of this machine that the double's exec (a local process) sees;
 /// `annotations` go on the pod.
 fn put_exec_app(c: &Cluster, mount: &Path, annotations: Value) {
-    let put = |resource: &str, object: Value| c.server.put(resource, object).unwrap();
-    put(
-        "namespaces",
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "files"}}),
-    );
-    put(
-        "persistentvolumes",
-        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "files-pv"},
-               "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"],
-                        "nfs": {"server": "nfs.example.test", "path": "/exports/files"},
-                        "claimRef": {"namespace": "files", "name": "shared"}}}),
-    );
-    put(
-        "persistentvolumeclaims",
-        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-               "metadata": {"name": "shared", "namespace": "files"},
-               "spec": {"volumeName": "files-pv", "accessModes": ["ReadWriteMany"],
-                        "resources": {"requests": {"storage": "1Gi"}}}}),
-    );
-    put(
-        "pods",
-        json!({"apiVersion": "v1", "kind": "Pod",
+    let nfs = json!({"nfs": {"server": "nfs.example.test", "path": "/exports/files"}});
+    put_bound_claim(c, "files", "shared", "files-pv", nfs, false);
+    c.server
+        .put(
+            "pods",
+            json!({"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": "app", "namespace": "files", "annotations": annotations},
                "spec": {"containers": [{"name": "main", "image": "busybox:1.36",
                                         "volumeMounts": [{"name": "data",
@@ -512,7 +515,8 @@ fn put_exec_app(c: &Cluster, mount: &Path, annotations: Value) {
                         "volumes": [{"name": "data",
                                      "persistentVolumeClaim": {"claimName": "shared"}}]},
                "status": {"phase": "Running"}}),
-    );
+        )
+        .unwrap();
 }
 
 #[test]
@@ -835,28 +839,16 @@ fn k8s_exec_streams_a_block_claim_and_reports_an_unbound_one() {
     let c = cluster(&s, |b| b);
     let device = s.join("dev/xvdb");
     write(&device, Rng::new(5).bytes(1_500_000));
+    let csi = json!({"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}});
+    put_bound_claim(&c, "raw", "disk", "raw-pv", csi, true);
     let put = |resource: &str, object: Value| c.server.put(resource, object).unwrap();
     put(
-        "namespaces",
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "raw"}}),
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "pending", "namespace": "raw"},
+               "spec": {"volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "2Mi"}}}}),
     );
-    put(
-        "persistentvolumes",
-        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "raw-pv"},
-               "spec": {"capacity": {"storage": "2Mi"}, "volumeMode": "Block",
-                        "accessModes": ["ReadWriteOnce"],
-                        "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}}}),
-    );
-    for (name, volume) in [("disk", json!("raw-pv")), ("pending", Value::Null)] {
-        put(
-            "persistentvolumeclaims",
-            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                   "metadata": {"name": name, "namespace": "raw"},
-                   "spec": {"volumeMode": "Block", "volumeName": volume,
-                            "accessModes": ["ReadWriteOnce"],
-                            "resources": {"requests": {"storage": "2Mi"}}}}),
-        );
-    }
     put(
         "pods",
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vm", "namespace": "raw"},

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use cairn_k8s_double::{LocalProcess, ProcessSetup};
 use serde_json::json;
 
-use crate::k8s::{cluster, details, listing};
+use crate::k8s::{cluster, details, listing, put_bound_claim};
 use crate::util::*;
 
 /// The directory of PostgreSQL's programs (Debian's `postgresql` package), if installed.
@@ -160,34 +160,19 @@ fn k8s_postgres_rule_checkpoints_and_the_restored_data_directory_starts() {
     let c = cluster(&s, |b| {
         b.exec_handler(LocalProcess::new().setup("db", "pg-0", Some("postgres"), setup))
     });
-    let put = |resource: &str, object: serde_json::Value| c.server.put(resource, object).unwrap();
-    put(
-        "namespaces",
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "db"}}),
-    );
-    put(
-        "persistentvolumes",
-        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pg-pv"},
-               "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
-                        "hostPath": {"path": data.to_str().unwrap()},
-                        "claimRef": {"namespace": "db", "name": "pgdata"}}}),
-    );
-    put(
-        "persistentvolumeclaims",
-        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-               "metadata": {"name": "pgdata", "namespace": "db"},
-               "spec": {"volumeName": "pg-pv", "accessModes": ["ReadWriteOnce"],
-                        "resources": {"requests": {"storage": "1Gi"}}}}),
-    );
-    put(
-        "pods",
+    let host_path = json!({"hostPath": {"path": data.to_str().unwrap()}});
+    put_bound_claim(&c, "db", "pgdata", "pg-pv", host_path, false);
+    c.server
+        .put(
+            "pods",
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pg-0", "namespace": "db"},
                "spec": {"containers": [{"name": "postgres", "image": "docker.io/library/postgres:15.5",
                                         "volumeMounts": [{"name": "data",
                                                           "mountPath": "/var/lib/postgresql/data"}]}],
                         "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "pgdata"}}]},
                "status": {"phase": "Running"}}),
-    );
+        )
+        .unwrap();
 
     // Rows are written all through the backup.
     let stop = Arc::new(AtomicBool::new(false));
