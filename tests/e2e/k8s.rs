@@ -337,6 +337,16 @@ fn k8s_selection_by_namespace_glob_and_label_selector() {
                                 "labels": {"backup.cairn.io/exclude": "true"}}}),
         )
         .unwrap();
+    // An object being deleted (a finalizer holds it) is left out too.
+    c.server
+        .put(
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "leaving", "namespace": "blog",
+                                "finalizers": ["example.com/wait"],
+                                "deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+        )
+        .unwrap();
     c.cairn(
         &s,
         &[
@@ -362,6 +372,21 @@ fn k8s_selection_by_namespace_glob_and_label_selector() {
         &paths,
         "/manifests/namespaces/blog/configmaps/keep-out.yaml"
     ));
+    assert!(!has(
+        &paths,
+        "/manifests/namespaces/blog/configmaps/leaving.yaml"
+    ));
+    let skipped = details(&s)["skipped"].clone();
+    let reason = |name: &str| {
+        skipped
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .map(|x| x["reason"].clone())
+    };
+    assert_eq!(reason("leaving"), Some(json!("being deleted")));
+    assert!(reason("keep-out").is_some());
 }
 
 #[test]
