@@ -130,11 +130,17 @@ impl<'a> Archiver<'a> {
     }
 
     /// One path and everything below it as an entry named `name`, the way a backup path is taken (a
-    /// block device is read as a file). `Ok(None)` when it could not be read (reported).
+    /// block device is read as a file); files unchanged since `parent` (its entry in an earlier
+    /// snapshot) are not read again. `Ok(None)` when it could not be read (reported).
     #[cfg(feature = "k8s")]
-    pub fn path_entry(&self, path: &Path, name: Name) -> Result<Option<Entry>> {
+    pub fn path_entry(
+        &self,
+        path: &Path,
+        name: Name,
+        parent: Option<&Entry>,
+    ) -> Result<Option<Entry>> {
         match std::fs::symlink_metadata(path) {
-            Ok(meta) => self.entry(path, name, &meta, None, meta.dev(), true),
+            Ok(meta) => self.entry(path, name, &meta, parent, meta.dev(), true),
             Err(e) => {
                 self.report(path, e);
                 Ok(None)

@@ -133,6 +133,12 @@ fn print(ctx: &Context, o: &K8sBackupOutcome) -> Result<()> {
         return Ok(());
     }
     let out = &ctx.out;
+    if let Some(parent) = o.snapshot.parent {
+        out.line(format_args!(
+            "compared with parent snapshot {}",
+            parent.short()
+        ))?;
+    }
     let count = |k: &str| details.get(k).and_then(Value::as_array).map_or(0, Vec::len);
     let stored: u64 = details
         .get("resources")

@@ -25,6 +25,7 @@ use crate::blob_writer::BlobWriter;
 use crate::error::FileError;
 use crate::indexed::Indexed;
 use crate::progress::Progress;
+use crate::retention::AppKey;
 use crate::sys;
 
 /// Options of a Kubernetes backup.
@@ -87,6 +88,11 @@ pub fn backup(
         &state.namespaced,
         &state.cluster,
     );
+    let cluster_name = options
+        .cluster
+        .clone()
+        .unwrap_or_else(|| cluster.name.clone());
+    let parent = find_parent(repo, &app_key(&cluster_name, selection.options()))?;
 
     let time = options.time.unwrap_or_else(Timestamp::now);
     let stamp = Stamp::current_user(time.as_nanosecond() as i64);
@@ -125,6 +131,7 @@ pub fn backup(
         node: &node,
         archiver: &archiver,
         stamp: &stamp,
+        parent_tree: parent.as_ref().map(|(_, p)| p.tree),
     };
     let (volumes, mut warnings) =
         pool.install(|| back_up_volumes(&ctx, &objects.stored, &mut root))?;
@@ -152,10 +159,6 @@ pub fn backup(
     let mut tags = options.tags.clone();
     tags.sort();
     tags.dedup();
-    let cluster_name = options
-        .cluster
-        .clone()
-        .unwrap_or_else(|| cluster.name.clone());
     let snapshot = Snapshot {
         version: FORMAT_VERSION,
         time,
@@ -164,7 +167,7 @@ pub fn backup(
         tags,
         paths: Vec::new(),
         excludes: Vec::new(),
-        parent: None,
+        parent: parent.map(|(id, _)| id),
         original: None,
         tree,
         source: Source::Kubernetes {
@@ -180,6 +183,26 @@ pub fn backup(
         errors,
         warnings,
     })
+}
+
+/// The application a backup is of, as `forget --group-by app` reads it from its snapshots.
+fn app_key(cluster: &str, options: &SelectionOptions) -> AppKey {
+    let mut namespaces = options.namespaces.clone();
+    namespaces.sort();
+    namespaces.dedup();
+    AppKey {
+        cluster: Some(cluster.to_string()),
+        namespaces,
+        selector: options.selector_text(),
+    }
+}
+
+/// The latest snapshot of the same application: its unchanged volume files are not read again.
+fn find_parent(repo: &Indexed, app: &AppKey) -> Result<Option<(SnapshotId, Snapshot)>, K8sError> {
+    Ok(repo
+        .snapshots()?
+        .into_iter()
+        .rfind(|(_, s)| AppKey::of(s).as_ref() == Some(app)))
 }
 
 fn list_errors(state: &ClusterState) -> Vec<FileError> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cairn_repo_format::{EntryKind, Name};
+use cairn_repo_format::{BlobId, EntryKind, Name};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::runtime::Runtime;
@@ -95,6 +95,8 @@ pub struct DataContext<'a> {
     pub archiver: &'a Archiver<'a>,
     /// Owner and time of made-up entries.
     pub stamp: &'a Stamp,
+    /// The root tree of the parent snapshot, whose unchanged node-local files are not read again.
+    pub parent_tree: Option<BlobId>,
 }
 
 /// Runs the hooks and reads every stored claim's data into `root`; returns the records and the
@@ -343,10 +345,23 @@ fn read_local(
     };
     rec.mode = if block { "block" } else { "filesystem" };
     let before = ctx.archiver.counters.summary().bytes_total;
-    match ctx.archiver.path_entry(path, Name::new(name.as_str()))? {
+    let in_tree = format!("volumes/{}/{name}", claim.namespace);
+    let parent = ctx.parent_tree.and_then(|tree| {
+        // An unreadable parent only costs reading the files again.
+        ctx.archiver
+            .writer
+            .repo()
+            .resolve(&tree, &in_tree)
+            .ok()
+            .flatten()
+    });
+    match ctx
+        .archiver
+        .path_entry(path, Name::new(name.as_str()), parent.as_ref())?
+    {
         Some(entry) => {
             volumes_dir(root, claim.namespace).put(entry);
-            rec.path = Some(format!("volumes/{}/{name}", claim.namespace));
+            rec.path = Some(in_tree);
             rec.bytes = ctx.archiver.counters.summary().bytes_total - before;
         }
         None => {
