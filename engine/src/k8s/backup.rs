@@ -141,7 +141,10 @@ pub fn backup(
     let mut errors = list_errors(&state);
     errors.extend(volume_errors(&volumes));
     errors.extend(archiver.take_errors());
-    warnings.extend(volumes.iter().filter(|v| !v.incomplete).filter_map(|v| {
+    // Volumes left unread by request need no warning; an unbound claim does.
+    let asked_none = options.volume_method == VolumeMethod::None;
+    let unread = volumes.iter().filter(|v| !v.incomplete && !asked_none);
+    warnings.extend(unread.filter_map(|v| {
         Some(format!(
             "volume {}/{}: {}",
             v.namespace,
