@@ -39,14 +39,14 @@ pub(crate) async fn handle(
     };
     let response = match dispatch(&state, request, &query).await {
         Ok(response) => response,
-        Err(error) => json_response(error.code, &error.body),
+        Err(error) => error_response(&error),
     };
     entry.status = response.status().as_u16();
     state.log().push(entry);
     Ok(response)
 }
 
-fn header<'a>(request: &'a Request<Incoming>, name: hyper::header::HeaderName) -> Option<&'a str> {
+fn header(request: &Request<Incoming>, name: hyper::header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -236,6 +236,19 @@ fn pick_container(pod: &Value, pod_name: &str, named: Option<&str>) -> Result<St
             ))),
         },
     }
+}
+
+/// A `Status` error, with `Retry-After` when the status suggests a delay, as the real server sets
+/// it.
+fn error_response(error: &ApiError) -> Response<Full<Bytes>> {
+    let mut response = json_response(error.code, &error.body);
+    if let Some(seconds) = error.body["details"]["retryAfterSeconds"].as_u64() {
+        response.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from(seconds),
+        );
+    }
+    response
 }
 
 fn json_response(code: u16, value: &Value) -> Response<Full<Bytes>> {

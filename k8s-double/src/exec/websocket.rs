@@ -17,7 +17,7 @@ use hyper::header::{
 use hyper::upgrade::OnUpgrade;
 use hyper::Response;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, SimplexStream, WriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -140,8 +140,10 @@ pub(crate) async fn serve(
     };
     let _ = frames.send(vec![first]).await;
 
+    // Duplex pipes end for the reader when the writer is dropped, so a handler that just drops
+    // its streams ends them.
     let (stdin_reader, stdin_writer) = if wanted.stdin {
-        let (reader, writer) = tokio::io::simplex(PIPE_SIZE);
+        let (reader, writer) = tokio::io::duplex(PIPE_SIZE);
         (Some(reader), Some(writer))
     } else {
         (None, None)
@@ -186,7 +188,7 @@ fn forward(
     if !wanted {
         return (None, None);
     }
-    let (mut reader, writer) = tokio::io::simplex(PIPE_SIZE);
+    let (mut reader, writer) = tokio::io::duplex(PIPE_SIZE);
     let frames = frames.clone();
     let task = tokio::spawn(async move {
         let mut buffer = vec![0u8; 32 * 1024];
@@ -211,7 +213,7 @@ fn forward(
 /// end of the connection, which it reports on `hangup`.
 async fn read_client<S>(
     mut source: S,
-    mut stdin: Option<WriteHalf<SimplexStream>>,
+    mut stdin: Option<DuplexStream>,
     protocol: Protocol,
     hangup: oneshot::Sender<()>,
 ) where
