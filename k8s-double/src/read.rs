@@ -277,3 +277,52 @@ fn partial_metadata(object: &Value) -> Value {
         "metadata": object["metadata"],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(query: &str) -> Result<(), String> {
+        validate_list_options(&Query::parse(Some(query)))
+            .map_err(|e| e.body["message"].as_str().unwrap_or_default().to_string())
+    }
+
+    #[test]
+    fn list_options_are_validated_as_the_real_server_does() {
+        assert_eq!(
+            check("resourceVersion=5&resourceVersionMatch=Exact"),
+            Ok(())
+        );
+        assert_eq!(
+            check("resourceVersion=0&resourceVersionMatch=NotOlderThan"),
+            Ok(())
+        );
+        assert_eq!(check("limit=5"), Ok(()));
+        let refused = [
+            (
+                "resourceVersionMatch=Exact",
+                "unless resourceVersion is provided",
+            ),
+            (
+                "resourceVersion=0&resourceVersionMatch=Exact",
+                "forbidden for resourceVersion \"0\"",
+            ),
+            (
+                "resourceVersion=5&resourceVersionMatch=Newest",
+                "Unsupported value: \"Newest\"",
+            ),
+            (
+                "continue=x&resourceVersion=5&resourceVersionMatch=Exact",
+                "when continue is provided",
+            ),
+        ];
+        for (query, why) in refused {
+            let message = check(query).unwrap_err();
+            assert!(
+                message.starts_with("ListOptions.meta.k8s.io \"\" is invalid"),
+                "{message}"
+            );
+            assert!(message.contains(why), "{query}: {message}");
+        }
+    }
+}

@@ -87,3 +87,93 @@ pub(crate) fn route(catalog: &Catalog, path: &str) -> Result<Route, ApiError> {
         subresource,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+
+    use bytes::Bytes;
+    use serde_json::json;
+
+    use super::*;
+    use crate::fixtures::Document;
+
+    fn catalog() -> Catalog {
+        let document = |url: &str, json: serde_json::Value| Document {
+            url: url.into(),
+            raw: Bytes::from(json.to_string()),
+            json,
+        };
+        let resource = |name: &str, kind: &str, namespaced: bool| json!({"name": name, "kind": kind, "namespaced": namespaced, "verbs": ["get", "list"]});
+        Catalog::new(
+            vec![
+                document("/api", json!({"versions": ["v1"]})),
+                document(
+                    "/api/v1",
+                    json!({"resources": [
+                        resource("namespaces", "Namespace", false),
+                        resource("namespaces/status", "Namespace", false),
+                        resource("pods", "Pod", true),
+                        resource("pods/exec", "PodExecOptions", true),
+                    ]}),
+                ),
+            ],
+            &HashMap::new(),
+            &BTreeSet::new(),
+        )
+    }
+
+    fn target(path: &str) -> (String, Option<String>, Option<String>, Option<String>) {
+        match route(&catalog(), path) {
+            Ok(Route::Resource(t)) => (t.info.resource.clone(), t.namespace, t.name, t.subresource),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn paths_under_namespaces_are_told_apart() {
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            target("/api/v1/namespaces"),
+            ("namespaces".into(), None, None, None)
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/shop"),
+            ("namespaces".into(), None, some("shop"), None)
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/shop/status"),
+            ("namespaces".into(), None, some("shop"), some("status"))
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/shop/pods"),
+            ("pods".into(), some("shop"), None, None)
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/shop/pods/web/exec"),
+            ("pods".into(), some("shop"), some("web"), some("exec"))
+        );
+        assert_eq!(target("/api/v1/pods"), ("pods".into(), None, None, None));
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in [
+            "/api/v2/pods",
+            "/api/v1/widgets",
+            "/api/v1/pods/web",
+            "/api/v1/namespaces/shop/pods/web/log",
+            "/api/v1/namespaces/shop/pods/web/exec/more",
+            "/api//v1",
+            "/healthz",
+        ] {
+            let code = route(&catalog(), path).err().map(|e| e.code);
+            assert_eq!(code, Some(404), "{path}");
+        }
+        assert!(matches!(route(&catalog(), "/version"), Ok(Route::Version)));
+        assert!(matches!(
+            route(&catalog(), "/apis/apps/v1"),
+            Ok(Route::Discovery(_))
+        ));
+    }
+}

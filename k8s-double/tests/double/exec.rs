@@ -210,3 +210,20 @@ async fn a_v1_24_server_negotiates_v4() {
     assert_eq!(out, b"v4\n");
     assert_eq!(status.await.unwrap().status.as_deref(), Some("Success"));
 }
+
+#[tokio::test]
+async fn over_v4_closing_stdin_closes_the_whole_session() {
+    // v4 has no way to close one stream: kube closes the connection instead, so the command is
+    // ended and no status arrives. This is what a v1.24 cluster does to `cat` with stdin.
+    let server = builder().exec_v5(false).start().unwrap();
+    let pods: Api<Pod> = Api::namespaced(client(&server).await, "shop");
+    let params = AttachParams::default().stdin(true);
+    let mut process = pods.exec("debug", ["cat"], &params).await.unwrap();
+    let status = process.take_status().unwrap();
+    let mut stdin = process.stdin().unwrap();
+    stdin.write_all(b"lost?\n").await.unwrap();
+    stdin.shutdown().await.unwrap();
+    drop(stdin);
+    let _ = outputs(&mut process).await;
+    assert_eq!(status.await, None);
+}
