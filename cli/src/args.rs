@@ -133,6 +133,8 @@ pub enum Command {
     Policy(commands::policy::PolicyArgs),
     /// Browse every snapshot as a read-only file system (FUSE), until Ctrl-C or `umount`
     Mount(commands::mount::MountArgs),
+    /// Kubernetes: back up applications (objects and volumes), list their protection
+    K8s(commands::k8s::K8sArgs),
 }
 
 /// Hidden flags that set the cost of the password-based key derivation (tests use cheap values).

@@ -17,6 +17,9 @@ pub mod diff;
 pub mod find;
 pub mod forget;
 pub mod init;
+pub mod k8s;
+pub mod k8s_apps;
+pub mod k8s_backup;
 pub mod keep;
 pub mod key;
 pub mod ls;
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Prune(a) => prune::run(&ctx, a),
         Command::Policy(a) => policy::run(&ctx, a),
         Command::Mount(a) => mount::run(&ctx, a),
+        Command::K8s(a) => k8s::run(&ctx, a),
     };
     ctx.report_traffic();
     status

@@ -129,6 +129,25 @@ impl<'a> Archiver<'a> {
         self.virtual_dir(Path::new("/"), targets, parent_root)
     }
 
+    /// One path and everything below it as an entry named `name`, the way a backup path is taken (a
+    /// block device is read as a file); files unchanged since `parent` (its entry in an earlier
+    /// snapshot) are not read again. `Ok(None)` when it could not be read (reported).
+    #[cfg(feature = "k8s")]
+    pub fn path_entry(
+        &self,
+        path: &Path,
+        name: Name,
+        parent: Option<&Entry>,
+    ) -> Result<Option<Entry>> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) => self.entry(path, name, &meta, parent, meta.dev(), true),
+            Err(e) => {
+                self.report(path, e);
+                Ok(None)
+            }
+        }
+    }
+
     /// A directory on the way to targets: its metadata, and only the children that lead to targets.
     fn virtual_dir(&self, path: &Path, node: &Targets, parent: Option<BlobId>) -> Result<BlobId> {
         let mut builder = DirBuilder::new(self.writer);

@@ -27,6 +27,8 @@ mod fsmeta;
 mod glob;
 mod index;
 mod indexed;
+#[cfg(feature = "k8s")]
+pub mod k8s;
 mod policy;
 mod progress;
 mod repository;

@@ -10,6 +10,8 @@ mod basics;
 mod browse;
 mod faults;
 mod generations;
+mod k8s;
+mod k8s_postgres;
 mod keys;
 mod mount;
 mod readme;

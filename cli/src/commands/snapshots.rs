@@ -100,7 +100,7 @@ pub fn source_text(s: &Snapshot) -> String {
             Some(argv) => format!("{filename} (from `{}`)", argv.join(" ")),
             None => format!("{filename} (stdin)"),
         },
-        Source::Kubernetes { .. } => "(kubernetes)".into(),
+        Source::Kubernetes { .. } => super::k8s::app_text(s),
     }
 }
 

@@ -1,0 +1,8 @@
+//! The double driven by the real `kube` client, as cairn drives a cluster.
+
+mod auth;
+mod discovery;
+mod exec;
+mod list;
+mod util;
+mod write;
