@@ -42,23 +42,27 @@ log() { echo "[compare $(date +%T)] $*" >&2; }
 "$HERE/datasets.sh" $DATASETS || exit 1
 mkdir -p "$LOGS"
 
-tools=()
-for t in $TOOLS; do
-  case $t in
-    cairn) [ -x "$CAIRN" ] || { log "no cairn at $CAIRN: build and copy it (see README.md)"; exit 1; } ;;
-    rustic) [ -x "$RUSTIC" ] || { log "rustic not found ($RUSTIC): left out"; continue; } ;;
-    *) command -v "$t" >/dev/null || { log "$t not found: left out"; continue; } ;;
-  esac
-  tools+=("$t")
-done
-tools+=(cp)
+pick_tools() { # sets tools: the TOOLS found now (checked per dataset, so a peer built meanwhile joins), and cp
+  tools=()
+  local t
+  for t in $TOOLS; do
+    case $t in
+      cairn) [ -x "$CAIRN" ] || { log "no cairn at $CAIRN: build and copy it (see README.md)"; exit 1; } ;;
+      rustic) [ -x "$RUSTIC" ] || RUSTIC=$(command -v rustic || echo "$RUSTIC")
+              [ -x "$RUSTIC" ] || { log "rustic not found ($RUSTIC): left out"; continue; }
+              grep -q '^# rustic' "$TSV.versions" 2>/dev/null || echo "# $("$RUSTIC" --version)" >> "$TSV.versions" ;;
+      *) command -v "$t" >/dev/null || { log "$t not found: left out"; continue; } ;;
+    esac
+    tools+=("$t")
+  done
+  tools+=(cp)
+}
 
 versions() {
   {
     echo "# cairn: $("$CAIRN" --version) ($(cat "$(dirname "$CAIRN")/COMMIT" 2>/dev/null || echo '?'))"
     echo "# $(restic version 2>/dev/null | head -1)"
     echo "# $(borg --version 2>/dev/null)"
-    echo "# $("$RUSTIC" --version 2>/dev/null || echo 'rustic: none')"
     echo "# $(uname -srm), $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, WORK=$WORK, DATA=$DATA"
   }
 }
@@ -162,9 +166,11 @@ run_tool() { # runs the four steps of $TOOL on $DS
 }
 
 versions | tee "$TSV.versions" >&2
-log "tools: ${tools[*]}; datasets: $DATASETS; $REPS rounds; TSV $TSV"
-n=${#tools[@]}
+log "datasets: $DATASETS; $REPS rounds; TSV $TSV"
 for DS in $DATASETS; do
+  pick_tools
+  n=${#tools[@]}
+  log "$DS: ${tools[*]}"
   for REP in $(seq 1 "$REPS"); do
     for i in $(seq 0 $((n - 1))); do
       TOOL=${tools[$(((i + REP - 1) % n))]}

@@ -30,7 +30,7 @@ TREE_SOURCES=(
   "$SYSROOT/share/doc/rust/html/src" "$SYSROOT/share/doc/rust/html/rust-by-example"
 )
 # The files put into the disk image, about 700 MB: the first six sources of the tree.
-IMAGE_SOURCES=6
+IMAGE_SOURCES=${IMAGE_SOURCES:-6}
 
 log() { echo "[datasets $(date +%T)] $*" >&2; }
 
@@ -46,16 +46,18 @@ mk_random() {
   touch "$d/.done"
 }
 
-copy_sources() { # dest first-n
-  local dest=$1 n=$2 i=0 src
+src_name() { # a readable, unique, visible name: /usr/share/doc -> usr_share_doc
+  local name=${1#"$HOME"/}; name=${name#/}; name=${name#.}; echo "${name//\//_}"
+}
+
+copy_sources() { # dest first-n [link-from]: copy (or hard-link from a copy) the first n sources
+  local dest=$1 n=$2 from=${3:-} i=0 src
   mkdir -p "$dest"
   for src in "${TREE_SOURCES[@]}"; do
     [ "$i" -lt "$n" ] || break
     i=$((i + 1))
     [ -d "$src" ] || { log "tree: $src missing, left out"; continue; }
-    # flatten to a readable, unique name: /usr/share/doc -> usr_share_doc
-    local name=${src#"$HOME"/}; name=${name#/}; name=${name//\//_}
-    cp -a "$src" "$dest/$name"
+    if [ -n "$from" ]; then cp -al "$from/$(src_name "$src")" "$dest/"; else cp -a "$src" "$dest/$(src_name "$src")"; fi
   done
 }
 
@@ -78,7 +80,7 @@ mk_image() {
   log "image: $IMAGE_SIZE ext4 image with the first $IMAGE_SOURCES tree sources"
   rm -rf "$d" && mkdir -p "$d/v1" "$d/v2" "$d/files"
   if [ -e "$DATA/tree/.done" ]; then
-    for src in $(ls "$DATA/tree/v1" | head -n "$IMAGE_SOURCES"); do cp -al "$DATA/tree/v1/$src" "$d/files/"; done
+    copy_sources "$d/files" "$IMAGE_SOURCES" "$DATA/tree/v1"
   else
     copy_sources "$d/files" "$IMAGE_SOURCES"
   fi
@@ -125,6 +127,8 @@ for ds in "${@:-random tree image pg}"; do
   for one in $ds; do "mk_$one"; done
 done
 for ds in random tree image pg; do
-  [ -e "$DATA/$ds/.done" ] && log "$ds: v1 $(du -sb "$DATA/$ds/v1" | cut -f1) bytes (apparent), $(du -sh "$DATA/$ds" | cut -f1) on disk with v2"
+  [ -e "$DATA/$ds/.done" ] || continue
+  v1=$DATA/$ds/v1; [ -d "$v1" ] || v1=$DATA/$ds/live   # compare.sh renames the version in use to live
+  log "$ds: $(du -sb "$v1" | cut -f1) bytes (apparent) in $(basename "$v1"), $(du -sh "$DATA/$ds" | cut -f1) on disk with both versions"
 done
 true
