@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Profiles cairn's first backup and restore of one dataset of compare.sh: a CPU profile with perf
-# (top symbols, self time) and, for the restore, the heap with heaptrack and the peak RSS under glibc
-# malloc settings that keep freed memory from piling up. Findings go into README.md.
+# (top symbols, self time), and peak RSS under mimalloc settings that return freed memory sooner
+# (how much of the RSS is live data). Findings go into README.md.
 #
 #   benches/compare/profile.sh [DATASET]      (default random; datasets.sh must have made it)
 #
-# Needs perf (apt-get install -y linux-perf) and heaptrack; WORK, DATA and CAIRN as in compare.sh.
+# Needs perf (apt-get install -y linux-perf); WORK, DATA and CAIRN as in compare.sh.
 set -uo pipefail
 WORK=${WORK:-/tmp/cairn-compare}
 DATA=${DATA:-$WORK/data}
@@ -27,17 +27,18 @@ echo "== restore: perf, self time by symbol"
 perf record -F 999 -g -o "$P/restore.perf" -- "$CAIRN" -r "$REPO" --cache-dir "$P/cache" restore -q latest --target "$P/r1" 2> "$P/perf-restore.log"
 top "$P/restore.perf"
 rm -rf "$P/r1"
-echo "== restore: peak RSS (KB) by glibc malloc setting"
-for env in "" "MALLOC_ARENA_MAX=2" "MALLOC_MMAP_THRESHOLD_=1048576" "MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576"; do
-  /usr/bin/time -f "%e s %M KB" -o "$P/t" env $env "$CAIRN" -r "$REPO" --cache-dir "$P/cache" restore -q latest --target "$P/r2"
-  echo "${env:-default}: $(cat "$P/t")"
+# cairn's global allocator is mimalloc (cli/src/main.rs), which heaptrack does not see; its own
+# settings show how much of the peak RSS is live data and how much is freed memory it keeps.
+echo "== peak RSS by mimalloc setting (wall, user, sys, peak RSS)"
+for env in "" "MIMALLOC_ARENA_EAGER_COMMIT=0" "MIMALLOC_PURGE_DELAY=100 MIMALLOC_ARENA_EAGER_COMMIT=0" \
+    "MIMALLOC_PURGE_DELAY=0 MIMALLOC_ARENA_EAGER_COMMIT=0"; do
+  rm -rf "$P/b" "$P/bc"
+  "$CAIRN" -r "$P/b" init -q
+  /usr/bin/time -f "%e s %U u %S s %M KB" -o "$P/t" env $env "$CAIRN" -r "$P/b" --cache-dir "$P/bc" backup -q "$SRC"
+  echo "backup  ${env:-default}: $(cat "$P/t")"
+  /usr/bin/time -f "%e s %U u %S s %M KB" -o "$P/t" env $env "$CAIRN" -r "$P/b" --cache-dir "$P/bc" restore -q latest --target "$P/r2"
+  echo "restore ${env:-default}: $(cat "$P/t")"
   rm -rf "$P/r2"
 done
-if command -v heaptrack >/dev/null; then
-  echo "== restore: heaptrack"
-  heaptrack -o "$P/restore.heaptrack" "$CAIRN" -r "$REPO" --cache-dir "$P/cache" restore -q latest --target "$P/r3" > /dev/null 2>&1
-  rm -rf "$P/r3"
-  heaptrack_print -f "$P"/restore.heaptrack.*zst 2>/dev/null | grep -E -A 12 '^PEAK MEMORY CONSUMERS' | head -60
-  heaptrack_print -f "$P"/restore.heaptrack.*zst 2>/dev/null | grep -E '^(peak heap memory|peak RSS|total memory leaked|calls to allocation)'
-fi
+rm -rf "$P/b" "$P/bc"
 rm -rf "$REPO" "$P/cache"
