@@ -300,6 +300,17 @@ mod tests {
             .with_retry(QUICK)
     }
 
+    /// A new repository with small packs and chunks under `prefix`; its backend, fault-free.
+    fn new_s3_repo(server: &S3Server, prefix: &str) -> Backend {
+        let backend = s3_backend(server, prefix);
+        let options = InitOptions::default()
+            .kdf(TEST_KDF)
+            .pack_size(256 << 10)
+            .chunk_sizes((16 << 10, 32 << 10, 64 << 10));
+        Repository::init(backend.clone(), b"pw", &options, &OpenOptions::default()).unwrap();
+        backend
+    }
+
     fn write_generation(dir: &std::path::Path, generation: u64) {
         use rand::RngCore;
         for i in 0..6u64 {
@@ -317,12 +328,7 @@ mod tests {
         let Some(server) = S3Server::start() else {
             return;
         };
-        let clean = s3_backend(&server, "repo");
-        let options = InitOptions::default()
-            .kdf(TEST_KDF)
-            .pack_size(256 << 10)
-            .chunk_sizes((16 << 10, 32 << 10, 64 << 10));
-        Repository::init(clean.clone(), b"pw", &options, &OpenOptions::default()).unwrap();
+        let clean = new_s3_repo(&server, "repo");
         let faults = Faults {
             fail: 0.10,
             truncate: 0.05,
@@ -395,12 +401,7 @@ mod tests {
         let Some(server) = S3Server::start() else {
             return;
         };
-        let clean = s3_backend(&server, "outage");
-        let options = InitOptions::default()
-            .kdf(TEST_KDF)
-            .pack_size(256 << 10)
-            .chunk_sizes((16 << 10, 32 << 10, 64 << 10));
-        Repository::init(clean.clone(), b"pw", &options, &OpenOptions::default()).unwrap();
+        let clean = new_s3_repo(&server, "outage");
         let src = tempfile::tempdir().unwrap();
         let mut bytes = vec![0u8; 8_000_000];
         rand::RngCore::fill_bytes(&mut StdRng::seed_from_u64(9), &mut bytes);
