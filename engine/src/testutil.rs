@@ -1,5 +1,7 @@
 //! Helpers for the engine's unit tests.
 
+use cairn_repo_format::{BlobKind, SnapshotId};
+
 use crate::{Backend, Indexed, InitOptions, KdfCost, OpenOptions, Repository};
 
 /// The cheapest argon2id cost, for tests only.
@@ -38,4 +40,16 @@ pub fn reopen(repo: &Indexed) -> Indexed {
         .unwrap()
         .load_index()
         .unwrap()
+}
+
+/// The content of the file at `path` in snapshot `snap`, read through a fresh index.
+pub fn file_bytes(repo: &Indexed, snap: &SnapshotId, path: &str) -> Vec<u8> {
+    let repo = reopen(repo);
+    let s = repo.load_snapshot(snap).unwrap();
+    let e = repo.resolve(&s.tree, path).unwrap().unwrap();
+    repo.file_chunks(&e.content)
+        .unwrap()
+        .iter()
+        .flat_map(|(_, id, _)| repo.read_blob(BlobKind::Data, id).unwrap())
+        .collect()
 }

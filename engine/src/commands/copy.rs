@@ -181,7 +181,7 @@ mod tests {
     use super::*;
     use crate::commands::backup::{backup, BackupOptions};
     use crate::progress::NoProgress;
-    use crate::testutil::{memory_repo, memory_repo_with, reopen};
+    use crate::testutil::{file_bytes, memory_repo, memory_repo_with, reopen};
     use crate::InitOptions;
 
     fn backup_dir(repo: &Indexed, dir: &std::path::Path) -> SnapshotId {
@@ -191,19 +191,6 @@ mod tests {
             ..Default::default()
         };
         backup(&repo, &opts, &NoProgress).unwrap().id
-    }
-
-    fn file_bytes(repo: &Indexed, snap: &SnapshotId, path: &std::path::Path) -> Vec<u8> {
-        let s = repo.load_snapshot(snap).unwrap();
-        let e = repo
-            .resolve(&s.tree, path.to_str().unwrap())
-            .unwrap()
-            .unwrap();
-        repo.file_chunks(&e.content)
-            .unwrap()
-            .iter()
-            .flat_map(|(_, id, _)| repo.read_blob(BlobKind::Data, id).unwrap())
-            .collect()
     }
 
     #[test]
@@ -227,9 +214,10 @@ mod tests {
         for (src_id, new_id) in &report.copied {
             for name in ["big", "small"] {
                 let path = dir.path().join(name);
+                let path = path.to_str().unwrap();
                 assert_eq!(
-                    file_bytes(&target, new_id, &path),
-                    file_bytes(&source, src_id, &path)
+                    file_bytes(&target, new_id, path),
+                    file_bytes(&source, src_id, path)
                 );
             }
         }

@@ -145,7 +145,7 @@ mod tests {
     use crate::commands::backup::{backup, BackupOptions};
     use crate::indexed::Indexed;
     use crate::progress::NoProgress;
-    use crate::testutil::{memory_repo, memory_repo_with, reopen};
+    use crate::testutil::{file_bytes, memory_repo, memory_repo_with, reopen};
     use cairn_repo_format::{BlobKind, SessionParams, SnapshotId};
 
     fn stored_bytes(repo: &Indexed) -> u64 {
@@ -180,17 +180,6 @@ mod tests {
         v
     }
 
-    fn restore_bytes(repo: &Indexed, snap: &SnapshotId, path: &str) -> Vec<u8> {
-        let repo = reopen(repo);
-        let s = repo.load_snapshot(snap).unwrap();
-        let e = repo.resolve(&s.tree, path).unwrap().unwrap();
-        repo.file_chunks(&e.content)
-            .unwrap()
-            .iter()
-            .flat_map(|(_, id, _)| repo.read_blob(BlobKind::Data, id).unwrap())
-            .collect()
-    }
-
     #[test]
     fn prune_after_forget_frees_space_and_a_second_prune_does_nothing() {
         let repo = memory_repo();
@@ -218,7 +207,7 @@ mod tests {
             .is_empty());
         let p = dir.path().join("keep");
         assert_eq!(
-            restore_bytes(&repo, &new, p.to_str().unwrap()),
+            file_bytes(&repo, &new, p.to_str().unwrap()),
             noise(1, 600_000)
         );
 
@@ -268,7 +257,7 @@ mod tests {
         assert_eq!(second.plans_swept, 1, "{second:?}");
         assert!(second.packs_revived > 0, "{second:?}");
         assert_eq!(
-            restore_bytes(&repo, &out.id, file.to_str().unwrap()),
+            file_bytes(&repo, &out.id, file.to_str().unwrap()),
             noise(3, 1_000_000)
         );
     }
@@ -310,7 +299,7 @@ mod tests {
         );
         assert!(stats.packs_deleted > 0);
         assert_eq!(
-            restore_bytes(&repo, &out.id, file.to_str().unwrap()),
+            file_bytes(&repo, &out.id, file.to_str().unwrap()),
             noise(4, 800_000)
         );
     }
