@@ -14,7 +14,6 @@ mod sanitise;
 mod source;
 mod to_dir;
 
-
 use serde::Serialize;
 use serde_json::Value;
 
@@ -75,4 +74,3 @@ impl K8sRestoreReport {
         self.items.iter().filter(|i| i.action == "failed").count()
     }
 }
-

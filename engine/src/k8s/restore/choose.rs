@@ -1,10 +1,10 @@
 //! Choosing what to restore: namespaces, a label selector, resources, and objects or directories
 //! named by their path in the snapshot.
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::Manifest;
 use crate::k8s::error::K8sError;
 use crate::k8s::labels::{labels_of, Selector};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 
 /// What a restore is asked to take.
 #[derive(Clone, Debug, Default)]
@@ -59,7 +59,11 @@ impl Choice {
         let paths = options.paths.iter().map(|p| components(p)).collect();
         Ok(Choice {
             namespaces: globs("--namespace", &options.namespaces)?,
-            selector: options.selector.as_deref().map(Selector::parse).transpose()?,
+            selector: options
+                .selector
+                .as_deref()
+                .map(Selector::parse)
+                .transpose()?,
             include_resources: globs("--include-resources", &options.include_resources)?,
             exclude_resources: globs("--exclude-resources", &options.exclude_resources)?
                 .unwrap_or_else(GlobSet::empty),
@@ -99,7 +103,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn m(path: &str, resource: &str, ns: Option<&str>, name: &str, labels: serde_json::Value) -> Manifest {
+    fn m(
+        path: &str,
+        resource: &str,
+        ns: Option<&str>,
+        name: &str,
+        labels: serde_json::Value,
+    ) -> Manifest {
         Manifest {
             path: path.into(),
             resource: resource.into(),
@@ -111,36 +121,75 @@ mod tests {
 
     #[test]
     fn namespaces_selector_resources_and_paths_narrow_the_restore() {
-        let web = m("manifests/namespaces/shop/deployments.apps/web.yaml", "deployments.apps",
-            Some("shop"), "web", json!({"tier": "web"}));
-        let db = m("manifests/namespaces/shop/statefulsets.apps/db.yaml", "statefulsets.apps",
-            Some("shop"), "db", json!({"tier": "db"}));
-        let blog = m("manifests/namespaces/blog/deployments.apps/wp.yaml", "deployments.apps",
-            Some("blog"), "wp", json!({}));
-        let ns = m("manifests/cluster/namespaces/shop.yaml", "namespaces", None, "shop", json!({}));
-        let pv = m("manifests/cluster/persistentvolumes/pv.yaml", "persistentvolumes", None, "pv",
-            json!({}));
+        let web = m(
+            "manifests/namespaces/shop/deployments.apps/web.yaml",
+            "deployments.apps",
+            Some("shop"),
+            "web",
+            json!({"tier": "web"}),
+        );
+        let db = m(
+            "manifests/namespaces/shop/statefulsets.apps/db.yaml",
+            "statefulsets.apps",
+            Some("shop"),
+            "db",
+            json!({"tier": "db"}),
+        );
+        let blog = m(
+            "manifests/namespaces/blog/deployments.apps/wp.yaml",
+            "deployments.apps",
+            Some("blog"),
+            "wp",
+            json!({}),
+        );
+        let ns = m(
+            "manifests/cluster/namespaces/shop.yaml",
+            "namespaces",
+            None,
+            "shop",
+            json!({}),
+        );
+        let pv = m(
+            "manifests/cluster/persistentvolumes/pv.yaml",
+            "persistentvolumes",
+            None,
+            "pv",
+            json!({}),
+        );
         let all = [&web, &db, &blog, &ns, &pv];
         let taken = |o: ChoiceOptions| -> Vec<String> {
             let c = Choice::new(&o).unwrap();
-            all.iter().filter(|x| c.wants(x)).map(|x| x.name.clone()).collect()
+            all.iter()
+                .filter(|x| c.wants(x))
+                .map(|x| x.name.clone())
+                .collect()
         };
         assert_eq!(taken(ChoiceOptions::default()).len(), 5);
-        let mut o = ChoiceOptions::default();
-        o.namespaces = vec!["sh*".into()];
+        let mut o = ChoiceOptions {
+            namespaces: vec!["sh*".into()],
+            ..Default::default()
+        };
         assert_eq!(taken(o.clone()), ["web", "db", "shop", "pv"]);
         o.selector = Some("tier=db".into());
         assert_eq!(taken(o.clone()), ["db", "shop"]);
-        let mut o = ChoiceOptions::default();
-        o.include_resources = vec!["*.apps".into()];
-        o.exclude_resources = vec!["statefulsets.apps".into()];
+        let o = ChoiceOptions {
+            include_resources: vec!["*.apps".into()],
+            exclude_resources: vec!["statefulsets.apps".into()],
+            ..Default::default()
+        };
         assert_eq!(taken(o), ["web", "wp"]);
-        let mut o = ChoiceOptions::default();
-        o.paths = vec!["/manifests/namespaces/shop/deployments.apps/web.yaml".into(),
-            "manifests/cluster/".into()];
+        let o = ChoiceOptions {
+            paths: vec![
+                "/manifests/namespaces/shop/deployments.apps/web.yaml".into(),
+                "manifests/cluster/".into(),
+            ],
+            ..Default::default()
+        };
         assert_eq!(taken(o), ["web", "shop", "pv"]);
-        let mut o = ChoiceOptions::default();
-        o.selector = Some("in (".into());
+        let o = ChoiceOptions {
+            selector: Some("in (".into()),
+            ..Default::default()
+        };
         assert!(Choice::new(&o).is_err());
     }
 }

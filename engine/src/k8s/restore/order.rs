@@ -49,10 +49,7 @@ pub fn rank(resource: &str) -> usize {
 
 /// Compares two objects for the restore's order: by rank, resource, namespace (cluster-scoped
 /// first), then name.
-pub fn compare(
-    a: (&str, Option<&str>, &str),
-    b: (&str, Option<&str>, &str),
-) -> Ordering {
+pub fn compare(a: (&str, Option<&str>, &str), b: (&str, Option<&str>, &str)) -> Ordering {
     (rank(a.0), a.0, a.1, a.2).cmp(&(rank(b.0), b.0, b.1, b.2))
 }
 
@@ -67,7 +64,11 @@ mod tests {
             ("ingresses.networking.k8s.io", Some("shop"), "i"),
             ("pods", Some("shop"), "p"),
             ("deployments.apps", Some("shop"), "d"),
-            ("validatingwebhookconfigurations.admissionregistration.k8s.io", None, "v"),
+            (
+                "validatingwebhookconfigurations.admissionregistration.k8s.io",
+                None,
+                "v",
+            ),
             ("services", Some("shop"), "s"),
             ("configmaps", Some("shop"), "c"),
             ("secrets", Some("shop"), "s"),
@@ -78,7 +79,11 @@ mod tests {
             ("persistentvolumes", None, "pv"),
             ("storageclasses.storage.k8s.io", None, "sc"),
             ("namespaces", None, "shop"),
-            ("customresourcedefinitions.apiextensions.k8s.io", None, "crd"),
+            (
+                "customresourcedefinitions.apiextensions.k8s.io",
+                None,
+                "crd",
+            ),
         ];
         let expected: Vec<_> = all.iter().rev().cloned().collect();
         all.sort_by(|a, b| compare(*a, *b));

@@ -54,7 +54,9 @@ impl Mappings {
 
     /// The storage class `class` becomes.
     pub fn storage_class<'a>(&'a self, class: &'a str) -> &'a str {
-        self.storage_classes.get(class).map_or(class, String::as_str)
+        self.storage_classes
+            .get(class)
+            .map_or(class, String::as_str)
     }
 
     /// The image `image` becomes: the longest mapped prefix replaced.
@@ -68,7 +70,9 @@ impl Mappings {
 
     /// Applies the renamings to an object of `resource`, in place.
     pub fn apply(&self, resource: &str, object: &mut Value) {
-        rename(object, "/metadata/namespace", |s| self.namespace(s).to_string());
+        rename(object, "/metadata/namespace", |s| {
+            self.namespace(s).to_string()
+        });
         match resource {
             "namespaces" => rename(object, "/metadata/name", |s| self.namespace(s).to_string()),
             "rolebindings.rbac.authorization.k8s.io"
@@ -110,7 +114,9 @@ impl Mappings {
             };
             for list in ["containers", "initContainers", "ephemeralContainers"] {
                 for c in array(spec, &format!("/{list}")) {
-                    rename(c, "/image", |i| self.image(i).unwrap_or_else(|| i.to_string()));
+                    rename(c, "/image", |i| {
+                        self.image(i).unwrap_or_else(|| i.to_string())
+                    });
                 }
             }
         }
@@ -158,7 +164,10 @@ mod tests {
                 .unwrap(),
             images: parse_pairs(
                 "--image-mapping",
-                &["nginx=registry.local/nginx".into(), "docker.io/:mirror/".into()],
+                &[
+                    "nginx=registry.local/nginx".into(),
+                    "docker.io/:mirror/".into(),
+                ],
             )
             .unwrap(),
         }
@@ -187,7 +196,8 @@ mod tests {
         assert_eq!(rb["metadata"]["namespace"], "shop2");
         assert_eq!(rb["subjects"][0]["namespace"], "shop2");
         assert_eq!(rb["subjects"][1]["namespace"], "other");
-        let mut pv = json!({"spec": {"claimRef": {"namespace": "shop"}, "storageClassName": "local"}});
+        let mut pv =
+            json!({"spec": {"claimRef": {"namespace": "shop"}, "storageClassName": "local"}});
         m.apply("persistentvolumes", &mut pv);
         assert_eq!(pv["spec"]["claimRef"]["namespace"], "shop2");
         assert_eq!(pv["spec"]["storageClassName"], "fast");
@@ -232,7 +242,8 @@ mod tests {
         assert_eq!(spec["containers"][0]["image"], "registry.local/nginx:1.25");
         assert_eq!(spec["containers"][1]["image"], "busybox");
         assert_eq!(spec["initContainers"][0]["image"], "mirror/library/alpine");
-        let mut cron = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": containers.clone()}}}}});
+        let mut cron =
+            json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": containers.clone()}}}}});
         m.apply("cronjobs.batch", &mut cron);
         assert_eq!(
             cron.pointer("/spec/jobTemplate/spec/template/spec/containers/0/image"),
@@ -240,6 +251,9 @@ mod tests {
         );
         let mut pod = json!({"spec": containers});
         m.apply("pods", &mut pod);
-        assert_eq!(pod["spec"]["containers"][0]["image"], "registry.local/nginx:1.25");
+        assert_eq!(
+            pod["spec"]["containers"][0]["image"],
+            "registry.local/nginx:1.25"
+        );
     }
 }

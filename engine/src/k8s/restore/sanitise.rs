@@ -49,6 +49,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Options of sanitising.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct SanitiseOptions {
     /// Keep every Service's node ports, also those the server assigned.
     pub preserve_node_ports: bool,
@@ -63,7 +64,11 @@ pub fn skip_reason(resource: &str, object: &Value, services: &SelectorServices) 
     if let Some((_, why)) = NEVER_RESTORED.iter().find(|(r, _)| *r == resource) {
         return Some((*why).to_string());
     }
-    let annotation = |k: &str| object.pointer("/metadata/annotations").and_then(|a| a.get(k));
+    let annotation = |k: &str| {
+        object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(k))
+    };
     match resource {
         "pods" if annotation("kubernetes.io/config.mirror").is_some() => {
             Some("a mirror pod, made by the kubelet from a static pod".into())
@@ -71,8 +76,12 @@ pub fn skip_reason(resource: &str, object: &Value, services: &SelectorServices) 
         "jobs.batch" => finished(object).map(|c| format!("a finished Job ({c})")),
         "endpoints" => {
             let key = (
-                str_at(object, "/metadata/namespace").unwrap_or_default().to_string(),
-                str_at(object, "/metadata/name").unwrap_or_default().to_string(),
+                str_at(object, "/metadata/namespace")
+                    .unwrap_or_default()
+                    .to_string(),
+                str_at(object, "/metadata/name")
+                    .unwrap_or_default()
+                    .to_string(),
             );
             services
                 .contains(&key)
@@ -120,7 +129,10 @@ pub fn sanitise(
         for field in SERVER_METADATA {
             meta.remove(*field);
         }
-        if let Some(refs) = meta.get_mut("ownerReferences").and_then(Value::as_array_mut) {
+        if let Some(refs) = meta
+            .get_mut("ownerReferences")
+            .and_then(Value::as_array_mut)
+        {
             refs.retain_mut(|r| {
                 let new = r["uid"].as_str().and_then(|uid| owners.get(uid));
                 match (new, r.as_object_mut()) {
@@ -169,7 +181,10 @@ pub fn sanitise(
 /// (kubectl's annotation) asked for it.
 fn service(object: &mut Value, options: &SanitiseOptions) {
     let asked: Vec<(Value, Value)> = object
-        .pointer(&format!("/metadata/annotations/{}", LAST_APPLIED.replace('/', "~1")))
+        .pointer(&format!(
+            "/metadata/annotations/{}",
+            LAST_APPLIED.replace('/', "~1")
+        ))
         .and_then(Value::as_str)
         .and_then(|text| serde_json::from_str::<Value>(text).ok())
         .and_then(|v| v.pointer("/spec/ports").cloned())
@@ -209,7 +224,12 @@ mod tests {
     use serde_json::json;
 
     fn clean(resource: &str, mut v: Value) -> Value {
-        sanitise(resource, &mut v, &SanitiseOptions::default(), &BTreeMap::new());
+        sanitise(
+            resource,
+            &mut v,
+            &SanitiseOptions::default(),
+            &BTreeMap::new(),
+        );
         v
     }
 
@@ -314,9 +334,7 @@ mod tests {
         let services = SelectorServices::from([("shop".into(), "web".into())]);
         assert!(skip_reason("endpoints", &ep, &services).is_some());
         assert!(skip_reason("endpoints", &ep, &none).is_none());
-        let slice = |by: &str| {
-            json!({"metadata": {"labels": {"endpointslice.kubernetes.io/managed-by": by}}})
-        };
+        let slice = |by: &str| json!({"metadata": {"labels": {"endpointslice.kubernetes.io/managed-by": by}}});
         let es = "endpointslices.discovery.k8s.io";
         assert!(skip_reason(es, &slice("endpointslice-controller.k8s.io"), &none).is_some());
         assert!(skip_reason(es, &slice("me"), &none).is_none());

@@ -130,11 +130,17 @@ mod tests {
 
     #[test]
     fn files_that_are_not_objects_are_reasons_not_panics() {
-        let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s\ndata: {password: aHVudGVyMg==}";
+        let secret =
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s\ndata: {password: aHVudGVyMg==}";
         let e = parse(secret.as_bytes()).unwrap_err();
         assert!(e.starts_with("not YAML (line"), "{e}");
         assert!(!e.contains("aHVudGVyMg"), "{e}");
-        for bad in [&b"\xff\xfe"[..], b"", b"- a\n- b\n", b"kind: X\nmetadata: {name: a}\n"] {
+        for bad in [
+            &b"\xff\xfe"[..],
+            b"",
+            b"- a\n- b\n",
+            b"kind: X\nmetadata: {name: a}\n",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
         let v = parse(b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n").unwrap();
