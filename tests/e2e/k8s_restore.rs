@@ -332,3 +332,96 @@ fn k8s_restore_output_is_accepted_by_kubectl_apply_dry_run() {
     assert!(stdout.lines().all(|l| l.ends_with("(dry run)")), "{stdout}");
     assert_eq!(stdout.lines().count(), 28, "{stdout}");
 }
+
+/// The dry run's report items, by `resource/namespace/name`.
+fn by_object(report: &Value) -> std::collections::BTreeMap<String, Value> {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let ns = i["namespace"]
+                .as_str()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default();
+            (
+                format!(
+                    "{}/{ns}{}",
+                    i["resource"].as_str().unwrap(),
+                    i["name"].as_str().unwrap()
+                ),
+                i.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn k8s_restore_dry_run_tells_what_would_be_created_and_what_cannot_be_and_changes_nothing() {
+    let s = Scratch::new();
+    let c = backed_up_shop(&s);
+    c.server.clear_requests();
+    // Into a new namespace, with a storage class the cluster lacks and the restore does not bring.
+    let run = c
+        .cairn(
+            &s,
+            &[
+                "restore",
+                "latest",
+                "--dry-run",
+                "--json",
+                "--namespace-mapping",
+                "shop:shop2",
+                "--storage-class-mapping",
+                "local-path:fast",
+                "--exclude-resources",
+                "storageclasses.storage.k8s.io",
+            ],
+        )
+        .code(3);
+    let items = by_object(&run.json());
+    let action = |k: &str| {
+        items
+            .get(k)
+            .unwrap_or_else(|| panic!("no {k} in {items:?}"))["action"]
+            .clone()
+    };
+    assert_eq!(action("namespaces/shop2"), "create");
+    assert_eq!(action("deployments.apps/shop2/web"), "create");
+    assert_eq!(action("widgets.example.com/shop2/blue"), "create");
+    assert_eq!(
+        action("customresourcedefinitions.apiextensions.k8s.io/widgets.example.com"),
+        "exists"
+    );
+    let claim = &items["persistentvolumeclaims/shop2/data-db-0"];
+    assert_eq!(claim["action"], "failed");
+    assert_eq!(claim["reason"], "storage class fast does not exist");
+    assert_eq!(
+        items["persistentvolumes/pvc-shop-data-db-0"]["action"],
+        "failed"
+    );
+    assert!(run.stderr.contains("incomplete"), "{}", run.stderr);
+    // Only GETs were sent, and the cluster is as it was.
+    let requests = c.server.requests();
+    assert!(requests.len() > 20, "{}", requests.len());
+    assert!(
+        requests.iter().all(|r| r.method == "GET"),
+        "{:?}",
+        requests
+            .iter()
+            .map(|r| (&r.method, &r.path))
+            .collect::<Vec<_>>()
+    );
+    assert!(c.server.get("namespaces", None, "shop2").unwrap().is_none());
+    // Into the same namespace, everything exists and is left as it is.
+    let run = c.cairn(&s, &["restore", "latest", "--dry-run"]).ok();
+    assert!(
+        run.stdout()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("28 exists"),
+        "{}",
+        run.stdout()
+    );
+}

@@ -1,19 +1,22 @@
 //! `cairn k8s restore`: a Kubernetes snapshot's objects, chosen, sanitised, renamed and ordered,
-//! written as YAML files into a directory for `kubectl apply -f DIR --recursive`.
+//! written as YAML files into a directory for `kubectl apply -f DIR --recursive`, or checked
+//! against a cluster with `--dry-run`.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use cairn_engine::k8s::restore::{
-    restore_to_dir, ChoiceOptions, K8sRestoreOptions, K8sRestoreReport, SanitiseOptions,
+    dry_run, restore_to_dir, ChoiceOptions, K8sRestoreOptions, K8sRestoreReport, SanitiseOptions,
 };
-use clap::Args;
+use cairn_engine::k8s::ConnectOptions;
+use clap::{ArgGroup, Args};
 
 use crate::args::Context;
 use crate::exit::Status;
 
 /// Flags of `k8s restore`.
 #[derive(Args, Debug)]
+#[command(group(ArgGroup::new("target").required(true).args(["to_dir", "dry_run"])))]
 pub struct K8sRestoreArgs {
     /// The snapshot (an id prefix or `latest`)
     pub snapshot: String,
@@ -22,8 +25,19 @@ pub struct K8sRestoreArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
     /// Write the objects as YAML files into this new or empty directory, in the restore's order
-    #[arg(long, value_name = "DIR", required = true)]
-    pub to_dir: PathBuf,
+    #[arg(long, value_name = "DIR")]
+    pub to_dir: Option<PathBuf>,
+    /// Tell what a restore into the cluster would do (create, exists, or why it cannot), changing
+    /// nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The kubeconfig file, for --dry-run [default: $KUBECONFIG, ~/.kube/config, else the pod's
+    /// service account]
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context, for --dry-run [default: its current context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
     /// Only namespaced objects of namespaces matching this glob, and their Namespace (repeatable)
     #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
     pub namespaces: Vec<String>,
@@ -65,7 +79,10 @@ fn options(args: &K8sRestoreArgs) -> K8sRestoreOptions {
     o.storage_class_mappings = args.storage_class_mappings.clone();
     o.image_mappings = args.image_mappings.clone();
     o.sanitise = sanitise;
-    o.to_dir = args.to_dir.clone();
+    let mut connect = ConnectOptions::default();
+    connect.kubeconfig = args.kubeconfig.clone();
+    connect.context = args.context.clone();
+    o.connect = connect;
     o
 }
 
@@ -73,8 +90,12 @@ fn options(args: &K8sRestoreArgs) -> K8sRestoreOptions {
 pub fn run(ctx: &Context, args: &K8sRestoreArgs) -> Result<Status> {
     let repo = ctx.open_indexed()?;
     let (id, snapshot) = repo.find_snapshot(&args.snapshot)?;
-    let report = restore_to_dir(&repo, &snapshot.tree, &options(args))
-        .with_context(|| format!("restoring snapshot {} failed", id.short()))?;
+    let options = options(args);
+    let report = match &args.to_dir {
+        Some(dir) => restore_to_dir(&repo, &snapshot.tree, &options, dir),
+        None => dry_run(&repo, &snapshot.tree, &options),
+    }
+    .with_context(|| format!("restoring snapshot {} failed", id.short()))?;
     print(ctx, &report)?;
     let failed = report.failed();
     if failed == 0 {
@@ -98,12 +119,14 @@ fn print(ctx: &Context, report: &K8sRestoreReport) -> Result<()> {
         ctx.out
             .line(format_args!("{:<8} {object:<60} {detail}", i.action))?;
     }
-    let count = |a: &str| report.items.iter().filter(|i| i.action == a).count();
-    ctx.out.line(format_args!(
-        "{} written, {} skipped, {} failed",
-        count("written"),
-        count("skipped"),
-        count("failed")
-    ))?;
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for i in &report.items {
+        match counts.iter_mut().find(|(a, _)| *a == i.action) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((i.action, 1)),
+        }
+    }
+    let summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
+    ctx.out.line(format_args!("{}", summary.join(", ")))?;
     Ok(())
 }

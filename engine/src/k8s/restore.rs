@@ -4,9 +4,11 @@
 //!
 //! One job per module: `source` reads the manifests out of the snapshot; `choose` narrows them to
 //! what was asked; `sanitise` and `remap` rewrite each object; `order` ranks them; `plan` puts it all
-//! together; `to_dir` writes the result as YAML files that `kubectl apply` can take.
+//! together; `to_dir` writes the result as YAML files that `kubectl apply` can take, and
+//! `dry_run` tells what a restore into a cluster would do.
 
 mod choose;
+mod dry_run;
 mod order;
 mod plan;
 mod remap;
@@ -14,14 +16,73 @@ mod sanitise;
 mod source;
 mod to_dir;
 
+use std::collections::BTreeMap;
+
+use cairn_repo_format::BlobId;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::client::ConnectOptions;
+use super::error::K8sError;
+use crate::indexed::Indexed;
+use choose::Choice;
+use remap::parse_pairs;
+
 pub use choose::ChoiceOptions;
+pub use dry_run::dry_run;
 pub use plan::Planned;
 pub use remap::Mappings;
 pub use sanitise::SanitiseOptions;
-pub use to_dir::{restore_to_dir, K8sRestoreOptions};
+pub use to_dir::restore_to_dir;
+
+/// Options of `k8s restore`.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct K8sRestoreOptions {
+    /// What to restore.
+    pub choice: ChoiceOptions,
+    /// `OLD:NEW` namespace renamings.
+    pub namespace_mappings: Vec<String>,
+    /// `OLD:NEW` storage class renamings.
+    pub storage_class_mappings: Vec<String>,
+    /// `OLD:NEW` (or `OLD=NEW`) image prefix renamings.
+    pub image_mappings: Vec<String>,
+    /// How objects are sanitised.
+    pub sanitise: SanitiseOptions,
+    /// How to reach the cluster, for a restore into one.
+    pub connect: ConnectOptions,
+}
+
+impl K8sRestoreOptions {
+    /// The renamings, checked.
+    pub fn mappings(&self) -> Result<Mappings, K8sError> {
+        Ok(Mappings {
+            namespaces: parse_pairs("--namespace-mapping", &self.namespace_mappings)?,
+            storage_classes: parse_pairs("--storage-class-mapping", &self.storage_class_mappings)?,
+            images: parse_pairs("--image-mapping", &self.image_mappings)?,
+        })
+    }
+
+    /// Reads the manifests of the snapshot whose tree is `root` and plans their restore (see
+    /// [`plan::plan`]), with no owner known to be restored.
+    fn plan(
+        &self,
+        repo: &Indexed,
+        root: &BlobId,
+    ) -> Result<(Vec<Planned>, Vec<RestoreItem>), K8sError> {
+        let choice = Choice::new(&self.choice)?;
+        let mappings = self.mappings()?;
+        let (manifests, unreadable) = source::read_manifests(repo, root)?;
+        Ok(plan::plan(
+            manifests,
+            unreadable,
+            &choice,
+            &mappings,
+            &self.sanitise,
+            &BTreeMap::new(),
+        ))
+    }
+}
 
 /// One manifest of a snapshot.
 #[derive(Clone, Debug)]
@@ -50,7 +111,7 @@ pub struct RestoreItem {
     pub name: String,
     /// Its manifest in the snapshot.
     pub source: String,
-    /// `written`, `skipped` or `failed`.
+    /// `written`, `skipped` or `failed`; in a dry run, `create`, `exists`, `skipped` or `failed`.
     pub action: &'static str,
     /// The file written, relative to the target directory.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@
 //! created by cairn (files with `O_EXCL`), so nothing is written through a link out of it. Files
 //! have mode 0600 (they may hold Secrets), directories 0700.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -13,45 +13,11 @@ use std::path::{Path, PathBuf};
 
 use cairn_repo_format::{BlobId, Name};
 
-use super::choose::{Choice, ChoiceOptions};
-use super::plan::plan;
-use super::remap::{parse_pairs, Mappings};
-use super::sanitise::SanitiseOptions;
-use super::source::read_manifests;
-use super::K8sRestoreReport;
+use super::{K8sRestoreOptions, K8sRestoreReport};
 use crate::indexed::Indexed;
 use crate::k8s::error::K8sError;
 use crate::k8s::manifests::component;
 use crate::k8s::yaml::to_yaml;
-
-/// Options of `k8s restore`.
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct K8sRestoreOptions {
-    /// What to restore.
-    pub choice: ChoiceOptions,
-    /// `OLD:NEW` namespace renamings.
-    pub namespace_mappings: Vec<String>,
-    /// `OLD:NEW` storage class renamings.
-    pub storage_class_mappings: Vec<String>,
-    /// `OLD:NEW` (or `OLD=NEW`) image prefix renamings.
-    pub image_mappings: Vec<String>,
-    /// How objects are sanitised.
-    pub sanitise: SanitiseOptions,
-    /// The directory to write into.
-    pub to_dir: PathBuf,
-}
-
-impl K8sRestoreOptions {
-    /// The renamings, checked.
-    pub fn mappings(&self) -> Result<Mappings, K8sError> {
-        Ok(Mappings {
-            namespaces: parse_pairs("--namespace-mapping", &self.namespace_mappings)?,
-            storage_classes: parse_pairs("--storage-class-mapping", &self.storage_class_mappings)?,
-            images: parse_pairs("--image-mapping", &self.image_mappings)?,
-        })
-    }
-}
 
 fn io_error(path: &Path, e: std::io::Error) -> K8sError {
     K8sError::Write {
@@ -60,17 +26,15 @@ fn io_error(path: &Path, e: std::io::Error) -> K8sError {
     }
 }
 
-/// Writes the objects of the snapshot whose tree is `root` into `options.to_dir`, chosen,
-/// sanitised, renamed and ordered. Owner references are dropped, as the owners' new uids are not
-/// known without a cluster.
+/// Writes the objects of the snapshot whose tree is `root` into `dir`, chosen, sanitised, renamed
+/// and ordered. Owner references are dropped, as the owners' new uids are not known without a
+/// cluster.
 pub fn restore_to_dir(
     repo: &Indexed,
     root: &BlobId,
     options: &K8sRestoreOptions,
+    dir: &Path,
 ) -> Result<K8sRestoreReport, K8sError> {
-    let choice = Choice::new(&options.choice)?;
-    let mappings = options.mappings()?;
-    let dir = &options.to_dir;
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -87,15 +51,7 @@ pub fn restore_to_dir(
             .map_err(|e| io_error(dir, e))?,
         Err(e) => return Err(io_error(dir, e)),
     }
-    let (manifests, unreadable) = read_manifests(repo, root)?;
-    let (planned, mut items) = plan(
-        manifests,
-        unreadable,
-        &choice,
-        &mappings,
-        &options.sanitise,
-        &BTreeMap::new(),
-    );
+    let (planned, mut items) = options.plan(repo, root)?;
     let mut made: HashSet<PathBuf> = HashSet::new();
     for p in planned {
         let mut parts = vec![format!("{:02}-{}", p.rank, component(&p.resource))];
