@@ -425,3 +425,120 @@ fn k8s_restore_dry_run_tells_what_would_be_created_and_what_cannot_be_and_change
         run.stdout()
     );
 }
+
+/// An object as the server holds it, without what the server sets on its own.
+fn without_server_fields(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
+            m.remove(f);
+        }
+    }
+    v
+}
+
+#[test]
+fn k8s_restore_round_trip_recreates_the_shop_as_sanitised_and_obeys_existing() {
+    let s = Scratch::new();
+    let c = backed_up_shop(&s);
+    let out = s.join("out");
+    s.cairn(&[
+        "k8s",
+        "restore",
+        "latest",
+        "--to-dir",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let expected = objects(&out);
+    // The shop's namespace and every object of it go.
+    let mut removed = 0;
+    for (path, _) in &expected {
+        let parts: Vec<&str> = path.split('/').collect();
+        if let [resource, "shop", file] = parts[..] {
+            let name = file.trim_end_matches(".yaml");
+            let resource = &resource[3..];
+            assert!(
+                c.server
+                    .remove(resource, Some("shop"), name)
+                    .unwrap()
+                    .is_some(),
+                "{path}"
+            );
+            removed += 1;
+        }
+    }
+    c.server
+        .remove("namespaces", None, "shop")
+        .unwrap()
+        .unwrap();
+    assert!(removed > 15, "{removed}");
+    c.server.clear_requests();
+
+    let report = c.cairn(&s, &["restore", "latest", "--json"]).ok().json();
+    let items = by_object(&report);
+    assert_eq!(items["namespaces/shop"]["action"], "created");
+    assert_eq!(items["deployments.apps/shop/web"]["action"], "created");
+    assert_eq!(
+        items["persistentvolumes/pvc-shop-data-db-0"]["action"],
+        "exists"
+    );
+    assert_eq!(
+        items["persistentvolumes/pvc-shop-data-db-0"]["reason"],
+        "already in the cluster: left as it is"
+    );
+    // Each object is back as the snapshot held it, sanitised.
+    for (path, want) in &expected {
+        let parts: Vec<&str> = path.split('/').collect();
+        let (resource, ns, name) = match parts[..] {
+            [r, ns, f] => (&r[3..], Some(ns), f.trim_end_matches(".yaml")),
+            [r, f] => (&r[3..], None, f.trim_end_matches(".yaml")),
+            _ => panic!("{path}"),
+        };
+        let got = c
+            .server
+            .get(resource, ns, name)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{path}"));
+        if ns.is_some() || resource == "namespaces" {
+            assert_eq!(without_server_fields(got), *want, "{path}");
+        }
+    }
+    let requests = c.server.requests();
+    assert!(requests.iter().any(|r| r.method == "POST"));
+    assert!(requests
+        .iter()
+        .all(|r| r.method == "GET" || r.method == "POST"));
+
+    // Everything exists now: skip (the default) leaves it, fail fails, update replaces.
+    let skip = by_object(&c.cairn(&s, &["restore", "latest", "--json"]).ok().json());
+    assert!(skip.values().all(|i| i["action"] == "exists"), "{skip:?}");
+    let run = c
+        .cairn(&s, &["restore", "latest", "--existing", "fail", "--json"])
+        .code(3);
+    let fail = by_object(&run.json());
+    assert!(fail.values().all(|i| i["action"] == "failed"), "{fail:?}");
+    assert_eq!(
+        fail["configmaps/shop/shop-config"]["reason"],
+        "already in the cluster"
+    );
+    c.server.clear_requests();
+    let update = by_object(
+        &c.cairn(&s, &["restore", "latest", "--existing", "update", "--json"])
+            .ok()
+            .json(),
+    );
+    assert!(
+        update.values().all(|i| i["action"] == "updated"),
+        "{update:?}"
+    );
+    assert!(c.server.requests().iter().any(|r| r.method == "PUT"));
+}

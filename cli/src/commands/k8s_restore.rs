@@ -1,12 +1,13 @@
 //! `cairn k8s restore`: a Kubernetes snapshot's objects, chosen, sanitised, renamed and ordered,
-//! written as YAML files into a directory for `kubectl apply -f DIR --recursive`, or checked
-//! against a cluster with `--dry-run`.
+//! created in the cluster, written as YAML files into a directory for
+//! `kubectl apply -f DIR --recursive` (`--to-dir`), or checked against the cluster (`--dry-run`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use cairn_engine::k8s::restore::{
-    dry_run, restore_to_dir, ChoiceOptions, K8sRestoreOptions, K8sRestoreReport, SanitiseOptions,
+    apply, dry_run, restore_to_dir, ChoiceOptions, Existing, K8sRestoreOptions, K8sRestoreReport,
+    SanitiseOptions,
 };
 use cairn_engine::k8s::ConnectOptions;
 use clap::{ArgGroup, Args};
@@ -16,7 +17,7 @@ use crate::exit::Status;
 
 /// Flags of `k8s restore`.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("target").required(true).args(["to_dir", "dry_run"])))]
+#[command(group(ArgGroup::new("target").args(["to_dir", "dry_run"])))]
 pub struct K8sRestoreArgs {
     /// The snapshot (an id prefix or `latest`)
     pub snapshot: String,
@@ -24,18 +25,27 @@ pub struct K8sRestoreArgs {
     /// (`manifests/namespaces/shop/deployments.apps/web.yaml`)
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
-    /// Write the objects as YAML files into this new or empty directory, in the restore's order
+    /// Write the objects as YAML files into this new or empty directory, in the restore's order,
+    /// instead of creating them in the cluster
     #[arg(long, value_name = "DIR")]
     pub to_dir: Option<PathBuf>,
     /// Tell what a restore into the cluster would do (create, exists, or why it cannot), changing
     /// nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// The kubeconfig file, for --dry-run [default: $KUBECONFIG, ~/.kube/config, else the pod's
+    /// What to do with objects the cluster has already: skip, update or fail
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "skip",
+        conflicts_with = "to_dir"
+    )]
+    pub existing: String,
+    /// The kubeconfig file [default: $KUBECONFIG, ~/.kube/config, else the pod's
     /// service account]
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context, for --dry-run [default: its current context]
+    /// The kubeconfig context [default: its current context]
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     /// Only namespaced objects of namespaces matching this glob, and their Namespace (repeatable)
@@ -64,7 +74,7 @@ pub struct K8sRestoreArgs {
     pub preserve_nodeports: bool,
 }
 
-fn options(args: &K8sRestoreArgs) -> K8sRestoreOptions {
+fn options(args: &K8sRestoreArgs) -> Result<K8sRestoreOptions> {
     let mut choice = ChoiceOptions::default();
     choice.namespaces = args.namespaces.clone();
     choice.selector = args.selector.clone();
@@ -83,17 +93,19 @@ fn options(args: &K8sRestoreArgs) -> K8sRestoreOptions {
     connect.kubeconfig = args.kubeconfig.clone();
     connect.context = args.context.clone();
     o.connect = connect;
-    o
+    o.existing = args.existing.parse::<Existing>()?;
+    Ok(o)
 }
 
 /// Runs `k8s restore`.
 pub fn run(ctx: &Context, args: &K8sRestoreArgs) -> Result<Status> {
     let repo = ctx.open_indexed()?;
     let (id, snapshot) = repo.find_snapshot(&args.snapshot)?;
-    let options = options(args);
-    let report = match &args.to_dir {
-        Some(dir) => restore_to_dir(&repo, &snapshot.tree, &options, dir),
-        None => dry_run(&repo, &snapshot.tree, &options),
+    let options = options(args)?;
+    let report = match (&args.to_dir, args.dry_run) {
+        (Some(dir), _) => restore_to_dir(&repo, &snapshot.tree, &options, dir),
+        (None, true) => dry_run(&repo, &snapshot.tree, &options),
+        (None, false) => apply(&repo, &snapshot.tree, &options),
     }
     .with_context(|| format!("restoring snapshot {} failed", id.short()))?;
     print(ctx, &report)?;

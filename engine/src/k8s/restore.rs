@@ -4,9 +4,10 @@
 //!
 //! One job per module: `source` reads the manifests out of the snapshot; `choose` narrows them to
 //! what was asked; `sanitise` and `remap` rewrite each object; `order` ranks them; `plan` puts it all
-//! together; `to_dir` writes the result as YAML files that `kubectl apply` can take, and
-//! `dry_run` tells what a restore into a cluster would do.
+//! together; `to_dir` writes the result as YAML files that `kubectl apply` can take,
+//! `dry_run` tells what a restore into a cluster would do, and `apply` does it.
 
+mod apply;
 mod choose;
 mod dry_run;
 mod order;
@@ -28,6 +29,7 @@ use crate::indexed::Indexed;
 use choose::Choice;
 use remap::parse_pairs;
 
+pub use apply::{apply, Existing};
 pub use choose::ChoiceOptions;
 pub use dry_run::dry_run;
 pub use plan::Planned;
@@ -51,6 +53,8 @@ pub struct K8sRestoreOptions {
     pub sanitise: SanitiseOptions,
     /// How to reach the cluster, for a restore into one.
     pub connect: ConnectOptions,
+    /// What a restore into a cluster does with objects that exist.
+    pub existing: Existing,
 }
 
 impl K8sRestoreOptions {
@@ -111,7 +115,8 @@ pub struct RestoreItem {
     pub name: String,
     /// Its manifest in the snapshot.
     pub source: String,
-    /// `written`, `skipped` or `failed`; in a dry run, `create`, `exists`, `skipped` or `failed`.
+    /// `written`, `skipped` or `failed`; in a dry run, `create` or `exists` instead of `written`;
+    /// into a cluster, `created`, `updated` or `exists`.
     pub action: &'static str,
     /// The file written, relative to the target directory.
     #[serde(skip_serializing_if = "Option::is_none")]

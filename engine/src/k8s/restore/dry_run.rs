@@ -35,7 +35,7 @@ pub fn dry_run(
 }
 
 /// A name as one segment of a URL path: bytes other than unreserved ones percent-encoded.
-fn segment(name: &str) -> String {
+pub fn segment(name: &str) -> String {
     name.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
