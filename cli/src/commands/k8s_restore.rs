@@ -38,7 +38,7 @@ pub struct K8sRestoreArgs {
         long,
         value_name = "POLICY",
         default_value = "skip",
-        conflicts_with = "to_dir"
+        conflicts_with_all = ["to_dir", "dry_run"]
     )]
     pub existing: String,
     /// The kubeconfig file [default: $KUBECONFIG, ~/.kube/config, else the pod's
