@@ -148,3 +148,42 @@ async fn create(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn existing_policies_parse_and_others_are_refused() {
+        assert_eq!("skip".parse::<Existing>().unwrap(), Existing::Skip);
+        assert_eq!("update".parse::<Existing>().unwrap(), Existing::Update);
+        assert_eq!("fail".parse::<Existing>().unwrap(), Existing::Fail);
+        assert!("Skip".parse::<Existing>().is_err());
+    }
+
+    #[test]
+    fn objects_are_sent_in_the_version_they_name() {
+        let deployments = ResourceType {
+            group: "apps".into(),
+            version: "v1".into(),
+            plural: "deployments".into(),
+            kind: "Deployment".into(),
+            namespaced: true,
+        };
+        let old = in_own_version(&deployments, &json!({"apiVersion": "apps/v1beta2"}));
+        assert_eq!(
+            old.list_path(Some("shop")),
+            "/apis/apps/v1beta2/namespaces/shop/deployments"
+        );
+        let core = ResourceType {
+            group: String::new(),
+            ..deployments.clone()
+        };
+        assert_eq!(
+            in_own_version(&core, &json!({"apiVersion": "v1"})).version,
+            "v1"
+        );
+        assert_eq!(in_own_version(&deployments, &json!({})).version, "v1");
+    }
+}
