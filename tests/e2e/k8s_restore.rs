@@ -542,3 +542,68 @@ fn k8s_restore_round_trip_recreates_the_shop_as_sanitised_and_obeys_existing() {
     );
     assert!(c.server.requests().iter().any(|r| r.method == "PUT"));
 }
+
+#[test]
+fn k8s_restore_keeps_owner_references_to_restored_owners_with_their_new_uid() {
+    let s = Scratch::new();
+    s.init();
+    let c = cluster(&s, |b| b);
+    let parent = c
+        .server
+        .put(
+            "configmaps",
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "parent", "namespace": "shop"}}),
+        )
+        .unwrap();
+    let owner = |uid: &str| serde_json::json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "parent", "uid": uid}]);
+    let old_uid = parent["metadata"]["uid"].as_str().unwrap().to_string();
+    c.server
+        .put(
+            "configmaps",
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                "name": "child", "namespace": "shop", "ownerReferences": owner(&old_uid)}}),
+        )
+        .unwrap();
+    c.cairn(&s, &["backup", "-n", "shop", "--volume-method", "none"])
+        .ok();
+    for name in ["parent", "child"] {
+        c.server
+            .remove("configmaps", Some("shop"), name)
+            .unwrap()
+            .unwrap();
+    }
+    c.cairn(
+        &s,
+        &["restore", "latest", "--include-resources", "configmaps"],
+    )
+    .ok();
+    let parent = c
+        .server
+        .get("configmaps", Some("shop"), "parent")
+        .unwrap()
+        .unwrap();
+    let new_uid = parent["metadata"]["uid"].as_str().unwrap();
+    assert_ne!(new_uid, old_uid);
+    let child = c
+        .server
+        .get("configmaps", Some("shop"), "child")
+        .unwrap()
+        .unwrap();
+    assert_eq!(child["metadata"]["ownerReferences"], owner(new_uid));
+    // Written to a directory, where new uids are unknown, the reference is dropped.
+    let out = s.join("out");
+    s.cairn(&[
+        "k8s",
+        "restore",
+        "latest",
+        "--to-dir",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let child = &find(&objects(&out), "11-configmaps/shop/child.yaml").clone();
+    assert!(
+        child["metadata"].get("ownerReferences").is_none(),
+        "{child}"
+    );
+}

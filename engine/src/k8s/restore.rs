@@ -17,8 +17,6 @@ mod sanitise;
 mod source;
 mod to_dir;
 
-use std::collections::BTreeMap;
-
 use cairn_repo_format::BlobId;
 use serde::Serialize;
 use serde_json::Value;
@@ -68,7 +66,7 @@ impl K8sRestoreOptions {
     }
 
     /// Reads the manifests of the snapshot whose tree is `root` and plans their restore (see
-    /// [`plan::plan`]), with no owner known to be restored.
+    /// [`plan::plan`]).
     fn plan(
         &self,
         repo: &Indexed,
@@ -83,7 +81,6 @@ impl K8sRestoreOptions {
             &choice,
             &mappings,
             &self.sanitise,
-            &BTreeMap::new(),
         ))
     }
 }

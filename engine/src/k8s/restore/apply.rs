@@ -1,14 +1,16 @@
 //! A restore into a cluster: each object of the plan created in order (`POST`), an object that
 //! exists skipped, replaced (`PUT` with its current resource version) or failed as `--existing`
-//! says. Custom resources whose CRD the restore created wait until discovery serves them.
+//! says. Custom resources whose CRD the restore created wait until discovery serves them. Owner
+//! references to owners this restore created or replaced are kept, with the owners' new uids.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use cairn_repo_format::BlobId;
 use http::Method;
 
 use super::plan::Planned;
+use super::sanitise::owner_references;
 use super::{K8sRestoreOptions, K8sRestoreReport, RestoreItem};
 use crate::indexed::Indexed;
 use crate::k8s::client::Cluster;
@@ -86,6 +88,7 @@ async fn create_all(
         .filter(|p| p.resource == "customresourcedefinitions.apiextensions.k8s.io")
         .map(|p| p.name.as_str())
         .collect();
+    let mut created: BTreeMap<String, String> = BTreeMap::new();
     for p in planned {
         if !types.contains_key(&p.resource) && crds.contains(p.resource.as_str()) {
             let start = Instant::now();
@@ -102,8 +105,18 @@ async fn create_all(
             continue;
         };
         let resource = in_own_version(resource, &p.object);
-        let item = match create(cluster, &resource, p, existing).await {
-            Ok(item) => item,
+        let mut object = p.object.clone();
+        let refs = owner_references(&p.owner_references, &created);
+        if let (false, Some(meta)) = (refs.is_empty(), object.get_mut("metadata")) {
+            meta["ownerReferences"] = serde_json::Value::Array(refs);
+        }
+        let item = match create(cluster, &resource, p, &object, existing).await {
+            Ok((item, new_uid)) => {
+                if let (Some(old), Some(new)) = (&p.uid, new_uid) {
+                    created.insert(old.clone(), new);
+                }
+                item
+            }
             Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => {
                 return Err(e)
             }
@@ -114,37 +127,46 @@ async fn create_all(
     Ok(())
 }
 
-/// Creates one object, or deals with the one that exists.
+/// Creates one object (`object`, of the plan's `p`), or deals with the one that exists; and the
+/// uid the object has now, when it was created or replaced.
 async fn create(
     cluster: &Cluster,
     resource: &ResourceType,
     p: &Planned,
+    object: &serde_json::Value,
     existing: Existing,
-) -> Result<RestoreItem, K8sError> {
+) -> Result<(RestoreItem, Option<String>), K8sError> {
+    let uid = |v: &serde_json::Value| str_at(v, "/metadata/uid").map(String::from);
     let list = resource.list_path(p.namespace.as_deref());
-    match cluster.write_json(Method::POST, &list, &p.object).await {
-        Ok(_) => return Ok(p.item("created", None)),
+    match cluster.write_json(Method::POST, &list, object).await {
+        Ok(answer) => return Ok((p.item("created", None), uid(&answer))),
         Err(e) if e.status() == Some(409) => {}
         Err(e) => return Err(e),
     }
     let path = format!("{list}/{}", super::dry_run::segment(&p.name));
     Ok(match existing {
-        Existing::Skip => p.item(
-            "exists",
-            Some("already in the cluster: left as it is".into()),
+        Existing::Skip => (
+            p.item(
+                "exists",
+                Some("already in the cluster: left as it is".into()),
+            ),
+            None,
         ),
-        Existing::Fail => p.item("failed", Some("already in the cluster".into())),
+        Existing::Fail => (
+            p.item("failed", Some("already in the cluster".into())),
+            None,
+        ),
         Existing::Update => {
             let current = cluster.get_json(&path).await?;
-            let mut object = p.object.clone();
+            let mut object = object.clone();
             if let (Some(rv), Some(meta)) = (
                 str_at(&current, "/metadata/resourceVersion"),
                 object.get_mut("metadata").and_then(|m| m.as_object_mut()),
             ) {
                 meta.insert("resourceVersion".into(), rv.into());
             }
-            cluster.write_json(Method::PUT, &path, &object).await?;
-            p.item("updated", None)
+            let answer = cluster.write_json(Method::PUT, &path, &object).await?;
+            (p.item("updated", None), uid(&answer))
         }
     })
 }

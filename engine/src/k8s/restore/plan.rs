@@ -26,6 +26,10 @@ pub struct Planned {
     pub source: String,
     /// The object to create.
     pub object: serde_json::Value,
+    /// Its uid in the snapshot.
+    pub uid: Option<String>,
+    /// Its owner references in the snapshot (the object has none: see [`sanitise`]).
+    pub owner_references: Vec<serde_json::Value>,
 }
 
 impl Planned {
@@ -45,14 +49,14 @@ impl Planned {
 
 /// Plans the restore of `manifests`: returns the objects to create in order, and the report lines
 /// of the chosen objects that are skipped, and of the unreadable manifests, which fail.
-/// `owners` maps the old uid of an owner to its new one (see [`sanitise`]).
+/// Owner references are dropped from the objects and kept aside, for a restore that learns the
+/// owners' new uids.
 pub fn plan(
     manifests: Vec<Manifest>,
     unreadable: Vec<Unreadable>,
     choice: &Choice,
     mappings: &Mappings,
     options: &SanitiseOptions,
-    owners: &BTreeMap<String, String>,
 ) -> (Vec<Planned>, Vec<RestoreItem>) {
     let mut report = Vec::new();
     for u in unreadable {
@@ -95,7 +99,12 @@ pub fn plan(
     for m in chosen {
         let mut object = m.object;
         let skip = skip_reason(&m.resource, &object, &services);
-        sanitise(&m.resource, &mut object, options, owners);
+        let uid = str_at(&object, "/metadata/uid").map(String::from);
+        let owner_references = object
+            .pointer("/metadata/ownerReferences")
+            .and_then(|r| r.as_array().cloned())
+            .unwrap_or_default();
+        sanitise(&m.resource, &mut object, options, &BTreeMap::new());
         mappings.apply(&m.resource, &mut object);
         let p = Planned {
             rank: rank(&m.resource),
@@ -106,17 +115,30 @@ pub fn plan(
             resource: m.resource,
             source: m.path,
             object,
+            uid,
+            owner_references,
         };
         match skip {
             Some(reason) => report.push(p.item("skipped", Some(reason))),
             None => planned.push(p),
         }
     }
+    // Within a rank, objects owned by another object of the plan come after those that are not,
+    // so that their owners exist (and have new uids) when they are created.
+    let uids: std::collections::HashSet<String> =
+        planned.iter().filter_map(|p| p.uid.clone()).collect();
+    let owned = |p: &Planned| {
+        p.owner_references
+            .iter()
+            .any(|r| r["uid"].as_str().is_some_and(|u| uids.contains(u)))
+    };
     planned.sort_by(|a, b| {
-        compare(
-            (&a.resource, a.namespace.as_deref(), &a.name),
-            (&b.resource, b.namespace.as_deref(), &b.name),
-        )
+        (a.rank, owned(a)).cmp(&(b.rank, owned(b))).then_with(|| {
+            compare(
+                (&a.resource, a.namespace.as_deref(), &a.name),
+                (&b.resource, b.namespace.as_deref(), &b.name),
+            )
+        })
     });
     (planned, report)
 }

@@ -129,23 +129,13 @@ pub fn sanitise(
         for field in SERVER_METADATA {
             meta.remove(*field);
         }
-        if let Some(refs) = meta
-            .get_mut("ownerReferences")
-            .and_then(Value::as_array_mut)
-        {
-            refs.retain_mut(|r| {
-                let new = r["uid"].as_str().and_then(|uid| owners.get(uid));
-                match (new, r.as_object_mut()) {
-                    (Some(new), Some(r)) => {
-                        r.insert("uid".into(), Value::String(new.clone()));
-                        true
-                    }
-                    _ => false,
-                }
-            });
-            if refs.is_empty() {
-                meta.remove("ownerReferences");
-            }
+        let refs = meta
+            .remove("ownerReferences")
+            .and_then(|r| r.as_array().cloned())
+            .unwrap_or_default();
+        let refs = owner_references(&refs, owners);
+        if !refs.is_empty() {
+            meta.insert("ownerReferences".into(), Value::Array(refs));
         }
     }
     match resource {
@@ -174,6 +164,18 @@ pub fn sanitise(
         }
         _ => {}
     }
+}
+
+/// The owner references to owners that `owners` maps (old uid to new), with the new uid.
+pub fn owner_references(refs: &[Value], owners: &BTreeMap<String, String>) -> Vec<Value> {
+    refs.iter()
+        .filter_map(|r| {
+            let new = owners.get(r.get("uid")?.as_str()?)?;
+            let mut r = r.as_object()?.clone();
+            r.insert("uid".into(), Value::String(new.clone()));
+            Some(Value::Object(r))
+        })
+        .collect()
 }
 
 /// A Service without its cluster IPs (unless headless) and without the node ports the server
