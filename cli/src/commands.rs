@@ -20,6 +20,7 @@ pub mod init;
 pub mod k8s;
 pub mod k8s_apps;
 pub mod k8s_backup;
+pub mod k8s_restore;
 pub mod keep;
 pub mod key;
 pub mod ls;

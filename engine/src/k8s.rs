@@ -6,7 +6,7 @@
 //! `select` and `plan` decide which objects are stored and why others are skipped; `manifests` and
 //! `yaml` write them into the snapshot tree (`memtree`) from memory; `volumes`, `tar_stream`, `hooks`
 //! and `data` read volume data with the hooks around it; `backup` runs it all, and `apps` tells
-//! which workloads a repository protects.
+//! which workloads a repository protects. `restore` brings a snapshot's objects back.
 
 mod apps;
 mod backup;
@@ -24,6 +24,7 @@ mod memtree;
 mod object;
 mod plan;
 mod read;
+pub mod restore;
 mod select;
 mod tar_stream;
 mod volumes;

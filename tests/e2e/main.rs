@@ -12,6 +12,7 @@ mod faults;
 mod generations;
 mod k8s;
 mod k8s_postgres;
+mod k8s_restore;
 mod keys;
 mod mount;
 mod readme;

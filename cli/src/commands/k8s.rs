@@ -1,11 +1,12 @@
-//! `cairn k8s`: everything Kubernetes — `backup` an application, list `apps` and their protection.
+//! `cairn k8s`: everything Kubernetes — `backup` an application, list `apps` and their protection,
+//! `restore` a snapshot's objects.
 
 use anyhow::Result;
 use cairn_engine::format::Snapshot;
 use cairn_engine::AppKey;
 use clap::{Args, Subcommand};
 
-use super::{k8s_apps, k8s_backup};
+use super::{k8s_apps, k8s_backup, k8s_restore};
 use crate::args::Context;
 use crate::exit::Status;
 
@@ -24,6 +25,8 @@ pub enum K8sCommand {
     Backup(Box<k8s_backup::K8sBackupArgs>),
     /// List the workloads in scope, their volumes, and the newest snapshot covering them
     Apps(k8s_apps::K8sAppsArgs),
+    /// Restore a snapshot's objects, sanitised, renamed and ordered, into the cluster or a directory
+    Restore(Box<k8s_restore::K8sRestoreArgs>),
 }
 
 /// How to reach the cluster and where this machine stands in it, shared by the `k8s` commands.
@@ -88,6 +91,7 @@ pub fn run(ctx: &Context, args: &K8sArgs) -> Result<Status> {
     match &args.command {
         K8sCommand::Backup(a) => k8s_backup::run(ctx, a),
         K8sCommand::Apps(a) => k8s_apps::run(ctx, a),
+        K8sCommand::Restore(a) => k8s_restore::run(ctx, a),
     }
 }
 

@@ -163,6 +163,23 @@ impl Cluster {
         self.send(path, request).await
     }
 
+    /// `POST path` (create) or `PUT path` (replace) of a JSON object; the server's answer.
+    pub async fn write_json(
+        &self,
+        method: http::Method,
+        path: &str,
+        object: &Value,
+    ) -> Result<Value, K8sError> {
+        let body = serde_json::to_vec(object).map_err(|e| K8sError::InvalidInput(e.to_string()))?;
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .map_err(|e| K8sError::InvalidInput(format!("{path}: {e}")))?;
+        self.send(path, request).await
+    }
+
     async fn send(&self, what: &str, request: http::Request<Vec<u8>>) -> Result<Value, K8sError> {
         let text = self
             .client

@@ -50,6 +50,14 @@ pub enum K8sError {
     /// A flag or option that cannot be used.
     #[error("{0}")]
     InvalidInput(String),
+    /// Writing a local file or directory failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
     /// Reading or writing the repository failed.
     #[error(transparent)]
     Repository(#[from] crate::error::Error),

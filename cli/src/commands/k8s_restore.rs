@@ -1,0 +1,144 @@
+//! `cairn k8s restore`: a Kubernetes snapshot's objects, chosen, sanitised, renamed and ordered,
+//! created in the cluster, written as YAML files into a directory for
+//! `kubectl apply -f DIR --recursive` (`--to-dir`), or checked against the cluster (`--dry-run`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use cairn_engine::k8s::restore::{
+    apply, dry_run, restore_to_dir, ChoiceOptions, Existing, K8sRestoreOptions, K8sRestoreReport,
+    SanitiseOptions,
+};
+use cairn_engine::k8s::ConnectOptions;
+use clap::{ArgGroup, Args};
+
+use crate::args::Context;
+use crate::exit::Status;
+
+/// Flags of `k8s restore`.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("target").args(["to_dir", "dry_run"])))]
+pub struct K8sRestoreArgs {
+    /// The snapshot (an id prefix or `latest`)
+    pub snapshot: String,
+    /// Only manifests at or below these paths of the snapshot
+    /// (`manifests/namespaces/shop/deployments.apps/web.yaml`)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Write the objects as YAML files into this new or empty directory, in the restore's order,
+    /// instead of creating them in the cluster
+    #[arg(long, value_name = "DIR")]
+    pub to_dir: Option<PathBuf>,
+    /// Tell what a restore into the cluster would do (create, exists, or why it cannot), changing
+    /// nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// What to do with objects the cluster has already: skip, update or fail
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "skip",
+        conflicts_with_all = ["to_dir", "dry_run"]
+    )]
+    pub existing: String,
+    /// The kubeconfig file [default: $KUBECONFIG, ~/.kube/config, else the pod's
+    /// service account]
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context [default: its current context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Only namespaced objects of namespaces matching this glob, and their Namespace (repeatable)
+    #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
+    pub namespaces: Vec<String>,
+    /// Only objects whose labels match this label selector (kubectl's syntax)
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Only these resources, as resource.group (core: resource); globs, comma-separated
+    #[arg(long, value_name = "RESOURCES", value_delimiter = ',')]
+    pub include_resources: Vec<String>,
+    /// Not these resources, as resource.group; globs, comma-separated
+    #[arg(long, value_name = "RESOURCES", value_delimiter = ',')]
+    pub exclude_resources: Vec<String>,
+    /// Restore namespace OLD as NEW (repeatable)
+    #[arg(long = "namespace-mapping", value_name = "OLD:NEW")]
+    pub namespace_mappings: Vec<String>,
+    /// Restore storage class OLD as NEW (repeatable)
+    #[arg(long = "storage-class-mapping", value_name = "OLD:NEW")]
+    pub storage_class_mappings: Vec<String>,
+    /// Replace the image prefix OLD by NEW (repeatable; OLD=NEW when the names hold `:`)
+    #[arg(long = "image-mapping", value_name = "OLD:NEW")]
+    pub image_mappings: Vec<String>,
+    /// Keep the node ports of Services, also those the server assigned
+    #[arg(long)]
+    pub preserve_nodeports: bool,
+}
+
+fn options(args: &K8sRestoreArgs) -> Result<K8sRestoreOptions> {
+    let mut choice = ChoiceOptions::default();
+    choice.namespaces = args.namespaces.clone();
+    choice.selector = args.selector.clone();
+    choice.include_resources = args.include_resources.clone();
+    choice.exclude_resources = args.exclude_resources.clone();
+    choice.paths = args.paths.clone();
+    let mut sanitise = SanitiseOptions::default();
+    sanitise.preserve_node_ports = args.preserve_nodeports;
+    let mut o = K8sRestoreOptions::default();
+    o.choice = choice;
+    o.namespace_mappings = args.namespace_mappings.clone();
+    o.storage_class_mappings = args.storage_class_mappings.clone();
+    o.image_mappings = args.image_mappings.clone();
+    o.sanitise = sanitise;
+    let mut connect = ConnectOptions::default();
+    connect.kubeconfig = args.kubeconfig.clone();
+    connect.context = args.context.clone();
+    o.connect = connect;
+    o.existing = args.existing.parse::<Existing>()?;
+    Ok(o)
+}
+
+/// Runs `k8s restore`.
+pub fn run(ctx: &Context, args: &K8sRestoreArgs) -> Result<Status> {
+    let repo = ctx.open_indexed()?;
+    let (id, snapshot) = repo.find_snapshot(&args.snapshot)?;
+    let options = options(args)?;
+    let report = match (&args.to_dir, args.dry_run) {
+        (Some(dir), _) => restore_to_dir(&repo, &snapshot.tree, &options, dir),
+        (None, true) => dry_run(&repo, &snapshot.tree, &options),
+        (None, false) => apply(&repo, &snapshot.tree, &options),
+    }
+    .with_context(|| format!("restoring snapshot {} failed", id.short()))?;
+    print(ctx, &report)?;
+    let failed = report.failed();
+    if failed == 0 {
+        return Ok(Status::Ok);
+    }
+    eprintln!("cairn: the restore is incomplete: {failed} objects could not be restored");
+    Ok(Status::Incomplete)
+}
+
+fn print(ctx: &Context, report: &K8sRestoreReport) -> Result<()> {
+    if ctx.out.json {
+        ctx.out.json_doc(report)?;
+        return Ok(());
+    }
+    for i in &report.items {
+        let object = match &i.namespace {
+            Some(ns) => format!("{}/{ns}/{}", i.resource, i.name),
+            None => format!("{}/{}", i.resource, i.name),
+        };
+        let detail = i.file.as_deref().or(i.reason.as_deref()).unwrap_or("");
+        ctx.out
+            .line(format_args!("{:<8} {object:<60} {detail}", i.action))?;
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for i in &report.items {
+        match counts.iter_mut().find(|(a, _)| *a == i.action) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((i.action, 1)),
+        }
+    }
+    let summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
+    ctx.out.line(format_args!("{}", summary.join(", ")))?;
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! A restore into a cluster: each object of the plan created in order (`POST`), an object that
+//! exists skipped, replaced (`PUT` with its current resource version) or failed as `--existing`
+//! says. Custom resources whose CRD the restore created wait until discovery serves them. Owner
+//! references to owners this restore created or replaced are kept, with the owners' new uids.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use cairn_repo_format::BlobId;
+use http::Method;
+
+use super::plan::Planned;
+use super::sanitise::owner_references;
+use super::{K8sRestoreOptions, K8sRestoreReport, RestoreItem};
+use crate::indexed::Indexed;
+use crate::k8s::client::Cluster;
+use crate::k8s::discovery::ResourceType;
+use crate::k8s::error::K8sError;
+use crate::k8s::object::str_at;
+
+/// What to do with an object that exists already.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Existing {
+    /// Leave it as it is (reported as `exists`).
+    #[default]
+    Skip,
+    /// Replace it with the snapshot's (reported as `updated`).
+    Update,
+    /// Report it as `failed`.
+    Fail,
+}
+
+impl std::str::FromStr for Existing {
+    type Err = K8sError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "skip" => Ok(Existing::Skip),
+            "update" => Ok(Existing::Update),
+            "fail" => Ok(Existing::Fail),
+            _ => Err(K8sError::InvalidInput(format!(
+                "--existing {s:?}: expected skip, update or fail"
+            ))),
+        }
+    }
+}
+
+/// How long to wait for the API of a restored CRD to be served.
+const CRD_WAIT: Duration = Duration::from_secs(30);
+
+/// Restores the snapshot whose tree is `root` into the cluster.
+pub fn apply(
+    repo: &Indexed,
+    root: &BlobId,
+    options: &K8sRestoreOptions,
+) -> Result<K8sRestoreReport, K8sError> {
+    let (planned, mut items) = options.plan(repo, root)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| K8sError::Config(format!("cannot start the I/O runtime: {e}")))?;
+    let cluster = rt.block_on(Cluster::connect(&options.connect))?;
+    rt.block_on(create_all(&cluster, &planned, options.existing, &mut items))?;
+    Ok(K8sRestoreReport { items })
+}
+
+/// The resource as the object's own `apiVersion` names it (the URL and body must agree).
+fn in_own_version(resource: &ResourceType, object: &serde_json::Value) -> ResourceType {
+    let mut r = resource.clone();
+    if let Some(v) = str_at(object, "/apiVersion").map(|v| v.rsplit('/').next().unwrap_or(v)) {
+        r.version = v.to_string();
+    }
+    r
+}
+
+async fn create_all(
+    cluster: &Cluster,
+    planned: &[Planned],
+    existing: Existing,
+    items: &mut Vec<RestoreItem>,
+) -> Result<(), K8sError> {
+    let served = |types: Vec<ResourceType>| -> HashMap<String, ResourceType> {
+        types.into_iter().map(|t| (t.name(), t)).collect()
+    };
+    let mut types = served(cluster.discover().await?.0);
+    let crds: HashSet<&str> = planned
+        .iter()
+        .filter(|p| p.resource == "customresourcedefinitions.apiextensions.k8s.io")
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut created: BTreeMap<String, String> = BTreeMap::new();
+    for p in planned {
+        if !types.contains_key(&p.resource) && crds.contains(p.resource.as_str()) {
+            let start = Instant::now();
+            while !types.contains_key(&p.resource) && start.elapsed() < CRD_WAIT {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                types = served(cluster.discover().await?.0);
+            }
+        }
+        let Some(resource) = types.get(&p.resource) else {
+            items.push(p.item(
+                "failed",
+                Some(format!("the cluster serves no {}", p.resource)),
+            ));
+            continue;
+        };
+        let resource = in_own_version(resource, &p.object);
+        let mut object = p.object.clone();
+        let refs = owner_references(&p.owner_references, &created);
+        if let (false, Some(meta)) = (refs.is_empty(), object.get_mut("metadata")) {
+            meta["ownerReferences"] = serde_json::Value::Array(refs);
+        }
+        let item = match create(cluster, &resource, p, &object, existing).await {
+            Ok((item, new_uid)) => {
+                if let (Some(old), Some(new)) = (&p.uid, new_uid) {
+                    created.insert(old.clone(), new);
+                }
+                item
+            }
+            Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => {
+                return Err(e)
+            }
+            Err(e) => p.item("failed", Some(e.to_string())),
+        };
+        items.push(item);
+    }
+    Ok(())
+}
+
+/// Creates one object (`object`, of the plan's `p`), or deals with the one that exists; and the
+/// uid the object has now, when it was created or replaced.
+async fn create(
+    cluster: &Cluster,
+    resource: &ResourceType,
+    p: &Planned,
+    object: &serde_json::Value,
+    existing: Existing,
+) -> Result<(RestoreItem, Option<String>), K8sError> {
+    let uid = |v: &serde_json::Value| str_at(v, "/metadata/uid").map(String::from);
+    let list = resource.list_path(p.namespace.as_deref());
+    match cluster.write_json(Method::POST, &list, object).await {
+        Ok(answer) => return Ok((p.item("created", None), uid(&answer))),
+        Err(e) if e.status() == Some(409) => {}
+        Err(e) => return Err(e),
+    }
+    let path = format!("{list}/{}", super::dry_run::segment(&p.name));
+    Ok(match existing {
+        Existing::Skip => (
+            p.item(
+                "exists",
+                Some("already in the cluster: left as it is".into()),
+            ),
+            None,
+        ),
+        Existing::Fail => (
+            p.item("failed", Some("already in the cluster".into())),
+            None,
+        ),
+        Existing::Update => {
+            let current = cluster.get_json(&path).await?;
+            let mut object = object.clone();
+            if let (Some(rv), Some(meta)) = (
+                str_at(&current, "/metadata/resourceVersion"),
+                object.get_mut("metadata").and_then(|m| m.as_object_mut()),
+            ) {
+                meta.insert("resourceVersion".into(), rv.into());
+            }
+            let answer = cluster.write_json(Method::PUT, &path, &object).await?;
+            (p.item("updated", None), uid(&answer))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn existing_policies_parse_and_others_are_refused() {
+        assert_eq!("skip".parse::<Existing>().unwrap(), Existing::Skip);
+        assert_eq!("update".parse::<Existing>().unwrap(), Existing::Update);
+        assert_eq!("fail".parse::<Existing>().unwrap(), Existing::Fail);
+        assert!("Skip".parse::<Existing>().is_err());
+    }
+
+    #[test]
+    fn objects_are_sent_in_the_version_they_name() {
+        let deployments = ResourceType {
+            group: "apps".into(),
+            version: "v1".into(),
+            plural: "deployments".into(),
+            kind: "Deployment".into(),
+            namespaced: true,
+        };
+        let old = in_own_version(&deployments, &json!({"apiVersion": "apps/v1beta2"}));
+        assert_eq!(
+            old.list_path(Some("shop")),
+            "/apis/apps/v1beta2/namespaces/shop/deployments"
+        );
+        let core = ResourceType {
+            group: String::new(),
+            ..deployments.clone()
+        };
+        assert_eq!(
+            in_own_version(&core, &json!({"apiVersion": "v1"})).version,
+            "v1"
+        );
+        assert_eq!(in_own_version(&deployments, &json!({})).version, "v1");
+    }
+}

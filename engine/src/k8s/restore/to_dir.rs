@@ -1,0 +1,98 @@
+//! A restore into a directory: each object as one YAML file, at
+//! `<rank>-<resource>/<name>.yaml` (cluster-scoped) or `<rank>-<resource>/<namespace>/<name>.yaml`,
+//! so that `kubectl apply -f DIR --recursive`, which reads files in path order, creates them in the
+//! restore's order. The directory must be new or empty, and every directory and file in it is
+//! created by cairn (files with `O_EXCL`), so nothing is written through a link out of it. Files
+//! have mode 0600 (they may hold Secrets), directories 0700.
+
+use std::collections::HashSet;
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use cairn_repo_format::{BlobId, Name};
+
+use super::{K8sRestoreOptions, K8sRestoreReport};
+use crate::indexed::Indexed;
+use crate::k8s::error::K8sError;
+use crate::k8s::manifests::component;
+use crate::k8s::yaml::to_yaml;
+
+fn io_error(path: &Path, e: std::io::Error) -> K8sError {
+    K8sError::Write {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// Writes the objects of the snapshot whose tree is `root` into `dir`, chosen, sanitised, renamed
+/// and ordered. Owner references are dropped, as the owners' new uids are not known without a
+/// cluster.
+pub fn restore_to_dir(
+    repo: &Indexed,
+    root: &BlobId,
+    options: &K8sRestoreOptions,
+    dir: &Path,
+) -> Result<K8sRestoreReport, K8sError> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(K8sError::InvalidInput(format!(
+                    "--to-dir {}: the directory is not empty",
+                    dir.display()
+                )));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(dir)
+            .map_err(|e| io_error(dir, e))?,
+        Err(e) => return Err(io_error(dir, e)),
+    }
+    let (planned, mut items) = options.plan(repo, root)?;
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    for p in planned {
+        let mut parts = vec![format!("{:02}-{}", p.rank, component(&p.resource))];
+        parts.extend(p.namespace.as_deref().map(component));
+        let mut file = format!("{}.yaml", component(&p.name));
+        let mut copy = 1;
+        let relative = loop {
+            let r: PathBuf = parts.iter().chain([&file]).collect();
+            if !made.contains(&r) {
+                break r;
+            }
+            copy += 1;
+            file = format!("{}~{copy}.yaml", component(&p.name));
+        };
+        if !relative
+            .iter()
+            .all(|c| Name::new(c.as_encoded_bytes()).is_valid_component())
+        {
+            items.push(p.item("failed", Some("its name cannot be a file name".into())));
+            continue;
+        }
+        let path = dir.join(&relative);
+        if let Some(parent) = path.parent() {
+            DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(parent)
+                .map_err(|e| io_error(parent, e))?;
+        }
+        let yaml = to_yaml(&p.object)?;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(yaml.as_bytes()))
+            .map_err(|e| io_error(&path, e))?;
+        let mut item = p.item("written", None);
+        item.file = Some(relative.to_string_lossy().into_owned());
+        made.insert(relative);
+        items.push(item);
+    }
+    Ok(K8sRestoreReport { items })
+}
