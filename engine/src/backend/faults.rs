@@ -6,7 +6,6 @@
 //! only for tests and with the `fault-injection` feature; never in a release binary.
 
 use std::fmt;
-use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -215,14 +214,6 @@ impl ObjectStore for FaultyStore {
             }
             Fault::Truncate | Fault::None => self.inner.get_opts(location, options).await,
         }
-    }
-
-    async fn get_range(&self, location: &Path, range: Range<u64>) -> Result<Bytes> {
-        let options = GetOptions {
-            range: Some(range.into()),
-            ..GetOptions::default()
-        };
-        self.get_opts(location, options).await?.bytes().await
     }
 
     async fn delete(&self, location: &Path) -> Result<()> {
