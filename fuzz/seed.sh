@@ -44,3 +44,24 @@ seed compression envelope-tree-root '\x02' "$plain/envelope-tree-root.bin"
 for d in "$here"/corpus/*/; do
     echo "$(basename "$d"): $(ls "$d" | wc -l) files"
 done
+
+# k8s_manifest: the manifests the fixtures' apps were applied from, one object per seed.
+fixtures="$here/../../shared/k8s/apps"
+if [ -d "$fixtures" ]; then
+    mkdir -p "$here/corpus/k8s_manifest"
+    for f in "$fixtures"/*.yaml; do
+        awk -v out="$here/corpus/k8s_manifest/vector-$(basename "$f" .yaml)-" \
+            '/^---/ { n++; next } { print > (out n) }' "$f"
+    done
+fi
+
+# k8s_tar_stream: a small tar of a directory, a file, a symlink and a hard link, as `tar -cf -`
+# in a container sends it.
+work=$(mktemp -d)
+mkdir -p "$work/v/sub"
+printf 'hello\n' > "$work/v/sub/a.txt"
+ln -s sub/a.txt "$work/v/link"
+ln "$work/v/sub/a.txt" "$work/v/hard"
+mkdir -p "$here/corpus/k8s_tar_stream"
+tar -cf "$here/corpus/k8s_tar_stream/vector-volume.tar" -C "$work/v" .
+rm -rf "$work"

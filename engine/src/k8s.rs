@@ -20,13 +20,13 @@ mod fixtures;
 mod hooks;
 mod labels;
 mod manifests;
-mod memtree;
+pub(crate) mod memtree;
 mod object;
 mod plan;
 mod read;
 pub mod restore;
 mod select;
-mod tar_stream;
+pub(crate) mod tar_stream;
 mod volumes;
 mod yaml;
 

@@ -24,6 +24,8 @@ mod chunker;
 pub mod commands;
 mod error;
 mod fsmeta;
+#[cfg(all(feature = "fuzzing", feature = "k8s"))]
+pub mod fuzzing;
 mod glob;
 mod index;
 mod indexed;

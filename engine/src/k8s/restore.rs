@@ -14,7 +14,7 @@ mod order;
 mod plan;
 mod remap;
 mod sanitise;
-mod source;
+pub(crate) mod source;
 mod to_dir;
 
 use cairn_repo_format::BlobId;
