@@ -80,11 +80,7 @@ pub struct Workload {
 /// Lists the workloads in scope and their protection in `repo`.
 pub fn apps(repo: &Indexed, options: &AppsOptions) -> Result<Vec<Workload>, K8sError> {
     let selection = Selection::new(options.selection.clone())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| K8sError::Config(format!("cannot start the I/O runtime: {e}")))?;
-    let cluster = rt.block_on(Cluster::connect(&options.connect))?;
+    let (rt, cluster) = Cluster::connect_blocking(&options.connect)?;
     let state = rt.block_on(read_cluster(&cluster, &selection))?;
     let objects = plan(
         &selection,

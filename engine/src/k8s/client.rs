@@ -75,6 +75,19 @@ pub struct ListAnswer {
 }
 
 impl Cluster {
+    /// A current-thread runtime and a cluster connected on it, for the commands that drive the
+    /// cluster from synchronous code.
+    pub fn connect_blocking(
+        options: &ConnectOptions,
+    ) -> Result<(tokio::runtime::Runtime, Cluster), K8sError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| K8sError::Config(format!("cannot start the I/O runtime: {e}")))?;
+        let cluster = rt.block_on(Cluster::connect(options))?;
+        Ok((rt, cluster))
+    }
+
     /// Connects as kubectl would; no request is sent yet.
     pub async fn connect(options: &ConnectOptions) -> Result<Cluster, K8sError> {
         let kube_options = KubeConfigOptions {

@@ -25,11 +25,7 @@ pub fn dry_run(
     options: &K8sRestoreOptions,
 ) -> Result<K8sRestoreReport, K8sError> {
     let (planned, mut items) = options.plan(repo, root)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| K8sError::Config(format!("cannot start the I/O runtime: {e}")))?;
-    let cluster = rt.block_on(Cluster::connect(&options.connect))?;
+    let (rt, cluster) = Cluster::connect_blocking(&options.connect)?;
     rt.block_on(check(&cluster, &planned, &mut items))?;
     Ok(K8sRestoreReport { items })
 }
