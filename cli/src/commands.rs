@@ -106,6 +106,16 @@ pub fn select_snapshots(
     Ok(out)
 }
 
+/// Tags as `--tag` takes them: repeatable, each a comma-separated list; empty items dropped.
+pub fn split_tags(flags: &[String]) -> Vec<String> {
+    flags
+        .iter()
+        .flat_map(|t| t.split(','))
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// A snapshot as JSON: its fields plus `id` and `short_id`.
 pub fn snapshot_json(id: &SnapshotId, snap: &Snapshot) -> serde_json::Value {
     let mut v = serde_json::to_value(snap).unwrap_or_default();

@@ -91,13 +91,7 @@ fn options(args: &BackupArgs) -> Result<BackupOptions> {
     }
     o.one_file_system = args.one_file_system;
     o.host = args.host.clone();
-    o.tags = args
-        .tags
-        .iter()
-        .flat_map(|t| t.split(','))
-        .filter(|t| !t.is_empty())
-        .map(String::from)
-        .collect();
+    o.tags = super::split_tags(&args.tags);
     o.time = args.time;
     if args.stdin_from_command {
         let argv: Vec<String> = args

@@ -78,13 +78,7 @@ fn options(args: &K8sBackupArgs) -> Result<K8sBackupOptions> {
     o.node = args.cluster.node.clone();
     o.rules = args.rules.clone();
     o.host = args.host.clone();
-    o.tags = args
-        .tags
-        .iter()
-        .flat_map(|t| t.split(','))
-        .filter(|t| !t.is_empty())
-        .map(String::from)
-        .collect();
+    o.tags = super::split_tags(&args.tags);
     o.time = args.time;
     Ok(o)
 }

@@ -28,23 +28,15 @@ pub struct TagArgs {
     pub filter: FilterArgs,
 }
 
-fn split(tags: &[String]) -> Vec<String> {
-    tags.iter()
-        .flat_map(|t| t.split(','))
-        .filter(|t| !t.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 /// Runs `tag`.
 pub fn run(ctx: &Context, args: &TagArgs) -> Result<Status> {
     if args.snapshots.is_empty() && args.filter.is_empty() {
         bail!("name the snapshots to tag, or select them with --host, --tag or --path");
     }
     let change = TagChange {
-        add: split(&args.add),
-        remove: split(&args.remove),
-        set: (!args.set.is_empty()).then(|| split(&args.set)),
+        add: super::split_tags(&args.add),
+        remove: super::split_tags(&args.remove),
+        set: (!args.set.is_empty()).then(|| super::split_tags(&args.set)),
     };
     let repo = ctx.open()?;
     let snapshots = select_snapshots(&repo, &args.snapshots, &args.filter.filter())?;
