@@ -323,6 +323,24 @@ impl Indexed {
         Ok(found)
     }
 
+    /// Writes a file's content to `out`, one chunk at a time; returns the bytes written.
+    pub fn copy_content(&self, file: &Entry, out: &mut dyn std::io::Write) -> Result<u64> {
+        let mut written = 0u64;
+        for (_, id, len) in self.file_chunks(&file.content)? {
+            let chunk = self.read_blob(BlobKind::Data, &id)?;
+            if chunk.len() as u64 != len {
+                return Err(Error::new(
+                    ErrorKind::Damaged,
+                    format!("chunk {} is not the length its file says", id.short()),
+                ));
+            }
+            out.write_all(&chunk)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("writing file content: {e}")))?;
+            written += len;
+        }
+        Ok(written)
+    }
+
     /// The data chunks of a file in order, with the offset each starts at, expanding content lists.
     pub fn file_chunks(&self, parts: &[ContentRef]) -> Result<Vec<(u64, BlobId, u64)>> {
         let mut out = Vec::new();

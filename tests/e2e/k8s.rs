@@ -526,7 +526,7 @@ fn k8s_volumes_no_method_reaches_make_the_backup_incomplete() {
 /// A namespace `files` with a claim on a volume no node-local method reaches (NFS), mounted by pod
 /// `app` at `mount`, a directory of this machine that the double's exec (a local process) sees;
 /// `annotations` go on the pod.
-fn put_exec_app(c: &Cluster, mount: &Path, annotations: Value) {
+pub fn put_exec_app(c: &Cluster, mount: &Path, annotations: Value) {
     let nfs = json!({"nfs": {"server": "nfs.example.test", "path": "/exports/files"}});
     put_bound_claim(c, "files", "shared", "files-pv", nfs, false);
     c.server

@@ -13,6 +13,8 @@ mod generations;
 mod k8s;
 mod k8s_postgres;
 mod k8s_restore;
+mod k8s_restore_data;
+mod k8s_restore_transform;
 mod keys;
 mod mount;
 mod readme;

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use cairn_engine::k8s::restore::{
-    apply, dry_run, restore_to_dir, ChoiceOptions, Existing, K8sRestoreOptions, K8sRestoreReport,
-    SanitiseOptions,
+    apply, dry_run, restore_to_dir, ChoiceOptions, DataOptions, Existing, K8sRestoreOptions,
+    K8sRestoreReport, Parts, SanitiseOptions,
 };
-use cairn_engine::k8s::ConnectOptions;
+use cairn_engine::k8s::{ConnectOptions, VolumeMethod};
 use clap::{ArgGroup, Args};
 
 use crate::args::Context;
@@ -72,6 +72,32 @@ pub struct K8sRestoreArgs {
     /// Keep the node ports of Services, also those the server assigned
     #[arg(long)]
     pub preserve_nodeports: bool,
+    /// Apply the JSON-patch rules of this YAML or JSON file to the objects they match by
+    /// resource, namespace, name and labels (spec/kubernetes.md, "Transforms")
+    #[arg(long, value_name = "FILE")]
+    pub transform: Option<PathBuf>,
+    /// Restore the objects only, no volume data
+    #[arg(long, conflicts_with = "data_only")]
+    pub manifests_only: bool,
+    /// Restore volume data only, into claims the cluster has (or under --to-dir)
+    #[arg(long)]
+    pub data_only: bool,
+    /// How to write volume data: auto (node-local, else exec), node-local, exec or none
+    #[arg(long, value_name = "METHOD", default_value = "auto")]
+    pub volume_method: String,
+    /// Provision each restored claim's volume as a hostPath PV under DIR/<namespace>/<claim> on
+    /// this node, bound to the claim, with its data written before any workload starts
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["to_dir", "data_only"])]
+    pub volume_root: Option<PathBuf>,
+    /// Write into volumes that hold data already (they are skipped otherwise)
+    #[arg(long)]
+    pub overwrite_data: bool,
+    /// How long to wait for claims to be bound, e.g. 90s or 5m
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub wait_timeout: humantime::Duration,
+    /// This machine's node name, for local volumes' node affinity [default: the host name]
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
 }
 
 fn options(args: &K8sRestoreArgs) -> Result<K8sRestoreOptions> {
@@ -88,12 +114,32 @@ fn options(args: &K8sRestoreArgs) -> Result<K8sRestoreOptions> {
     o.namespace_mappings = args.namespace_mappings.clone();
     o.storage_class_mappings = args.storage_class_mappings.clone();
     o.image_mappings = args.image_mappings.clone();
+    o.transform = args.transform.clone();
     o.sanitise = sanitise;
     let mut connect = ConnectOptions::default();
     connect.kubeconfig = args.kubeconfig.clone();
     connect.context = args.context.clone();
     o.connect = connect;
     o.existing = args.existing.parse::<Existing>()?;
+    o.parts = match (args.manifests_only, args.data_only) {
+        (true, _) => Parts::ManifestsOnly,
+        (_, true) => Parts::DataOnly,
+        _ => Parts::All,
+    };
+    let mut data = DataOptions::default();
+    data.method = match args.volume_method.parse::<VolumeMethod>()? {
+        VolumeMethod::CsiSnapshot => anyhow::bail!(
+            "--volume-method csi-snapshot is for backups; a restore writes node-local or through exec"
+        ),
+        m => m,
+    };
+    data.volume_root = args.volume_root.clone();
+    data.overwrite = args.overwrite_data;
+    data.wait = args.wait_timeout.into();
+    if let Some(node) = &args.node {
+        data.node = node.clone();
+    }
+    o.data = data;
     Ok(o)
 }
 
@@ -103,9 +149,9 @@ pub fn run(ctx: &Context, args: &K8sRestoreArgs) -> Result<Status> {
     let (id, snapshot) = repo.find_snapshot(&args.snapshot)?;
     let options = options(args)?;
     let report = match (&args.to_dir, args.dry_run) {
-        (Some(dir), _) => restore_to_dir(&repo, &snapshot.tree, &options, dir),
-        (None, true) => dry_run(&repo, &snapshot.tree, &options),
-        (None, false) => apply(&repo, &snapshot.tree, &options),
+        (Some(dir), _) => restore_to_dir(&repo, &snapshot, &options, dir),
+        (None, true) => dry_run(&repo, &snapshot, &options),
+        (None, false) => apply(&repo, &snapshot, &options),
     }
     .with_context(|| format!("restoring snapshot {} failed", id.short()))?;
     print(ctx, &report)?;
@@ -113,7 +159,9 @@ pub fn run(ctx: &Context, args: &K8sRestoreArgs) -> Result<Status> {
     if failed == 0 {
         return Ok(Status::Ok);
     }
-    eprintln!("cairn: the restore is incomplete: {failed} objects could not be restored");
+    eprintln!(
+        "cairn: the restore is incomplete: {failed} objects or volumes could not be restored"
+    );
     Ok(Status::Incomplete)
 }
 
@@ -139,6 +187,20 @@ fn print(ctx: &Context, report: &K8sRestoreReport) -> Result<()> {
         }
     }
     let summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
-    ctx.out.line(format_args!("{}", summary.join(", ")))?;
+    if !summary.is_empty() {
+        ctx.out.line(format_args!("{}", summary.join(", ")))?;
+    }
+    for v in &report.volumes {
+        let claim = format!("volume/{}/{}", v.namespace, v.claim);
+        let detail = match (&v.reason, &v.target) {
+            (Some(why), _) => why.clone(),
+            (None, Some(to)) => {
+                format!("{to} ({} files, {} bytes, {})", v.files, v.bytes, v.method)
+            }
+            (None, None) => v.method.to_string(),
+        };
+        ctx.out
+            .line(format_args!("{:<8} {claim:<60} {detail}", v.action))?;
+    }
     Ok(())
 }

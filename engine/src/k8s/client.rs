@@ -75,12 +75,16 @@ pub struct ListAnswer {
 }
 
 impl Cluster {
-    /// A current-thread runtime and a cluster connected on it, for the commands that drive the
-    /// cluster from synchronous code.
+    /// A runtime and a cluster connected on it, for the commands that drive the cluster from
+    /// synchronous code. Its one worker thread keeps streams moving while synchronous code reads
+    /// or writes them through a `SyncIoBridge` (a current-thread runtime would only move them
+    /// inside `block_on`).
     pub fn connect_blocking(
         options: &ConnectOptions,
     ) -> Result<(tokio::runtime::Runtime, Cluster), K8sError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("cairn-k8s")
             .enable_all()
             .build()
             .map_err(|e| K8sError::Config(format!("cannot start the I/O runtime: {e}")))?;

@@ -58,6 +58,9 @@ pub enum K8sError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// Streaming volume data to or from a pod failed.
+    #[error("{0}")]
+    Stream(String),
     /// Reading or writing the repository failed.
     #[error(transparent)]
     Repository(#[from] crate::error::Error),

@@ -87,10 +87,29 @@ impl Cluster {
         target: &Target<'_>,
         command: &[String],
     ) -> Result<AttachedProcess, K8sError> {
+        self.exec_with(target, command, false).await
+    }
+
+    /// Starts `command` in the container with its standard input open, for data streamed into it;
+    /// closing the input (dropping the writer) ends it.
+    pub async fn exec_input(
+        &self,
+        target: &Target<'_>,
+        command: &[String],
+    ) -> Result<AttachedProcess, K8sError> {
+        self.exec_with(target, command, true).await
+    }
+
+    async fn exec_with(
+        &self,
+        target: &Target<'_>,
+        command: &[String],
+        stdin: bool,
+    ) -> Result<AttachedProcess, K8sError> {
         let pods: Api<Pod> = Api::namespaced(self.client().clone(), target.namespace);
         let params = AttachParams::default()
             .container(target.container)
-            .stdin(false)
+            .stdin(stdin)
             .stdout(true)
             .stderr(true)
             .max_stdout_buf_size(1 << 20);

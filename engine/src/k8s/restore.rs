@@ -9,13 +9,20 @@
 
 mod apply;
 mod choose;
+mod claim_data;
 mod dry_run;
+mod into_path;
+mod into_pod;
 mod order;
 mod plan;
+mod provision;
 mod remap;
 mod sanitise;
 pub(crate) mod source;
+mod tar_out;
 mod to_dir;
+mod transform;
+mod volume_data;
 
 use cairn_repo_format::BlobId;
 use serde::Serialize;
@@ -23,12 +30,15 @@ use serde_json::Value;
 
 use super::client::ConnectOptions;
 use super::error::K8sError;
+use super::volumes::VolumeMethod;
 use crate::indexed::Indexed;
 use choose::Choice;
 use remap::parse_pairs;
+use transform::Transforms;
 
 pub use apply::{apply, Existing};
 pub use choose::ChoiceOptions;
+pub use claim_data::{DataOptions, VolumeItem};
 pub use dry_run::dry_run;
 pub use plan::Planned;
 pub use remap::Mappings;
@@ -53,6 +63,36 @@ pub struct K8sRestoreOptions {
     pub connect: ConnectOptions,
     /// What a restore into a cluster does with objects that exist.
     pub existing: Existing,
+    /// `--transform`: a file of JSON-patch rules applied to the objects they match.
+    pub transform: Option<std::path::PathBuf>,
+    /// Objects, volume data, or both.
+    pub parts: Parts,
+    /// How volume data is restored.
+    pub data: DataOptions,
+}
+
+/// What of a snapshot a restore takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parts {
+    /// The objects and their claims' data.
+    #[default]
+    All,
+    /// `--manifests-only`: the objects, no volume data.
+    ManifestsOnly,
+    /// `--data-only`: volume data into claims the cluster has, no objects.
+    DataOnly,
+}
+
+impl Parts {
+    /// Whether objects are created.
+    pub fn objects(self) -> bool {
+        self != Parts::DataOnly
+    }
+
+    /// Whether volume data is restored.
+    pub fn data(self) -> bool {
+        self != Parts::ManifestsOnly
+    }
 }
 
 impl K8sRestoreOptions {
@@ -74,6 +114,10 @@ impl K8sRestoreOptions {
     ) -> Result<(Vec<Planned>, Vec<RestoreItem>), K8sError> {
         let choice = Choice::new(&self.choice)?;
         let mappings = self.mappings()?;
+        let transforms = match &self.transform {
+            Some(path) => Transforms::read(path)?,
+            None => Transforms::default(),
+        };
         let (manifests, unreadable) = source::read_manifests(repo, root)?;
         Ok(plan::plan(
             manifests,
@@ -81,7 +125,21 @@ impl K8sRestoreOptions {
             &choice,
             &mappings,
             &self.sanitise,
+            &transforms,
         ))
+    }
+
+    /// The planned claims whose data the snapshot holds and is to be restored.
+    fn claims_with_data(
+        &self,
+        repo: &Indexed,
+        root: &BlobId,
+        planned: &[Planned],
+    ) -> Result<Vec<claim_data::ClaimData>, K8sError> {
+        if !self.parts.data() || self.data.method == VolumeMethod::None {
+            return Ok(Vec::new());
+        }
+        claim_data::claims_with_data(repo, root, planned)
     }
 }
 
@@ -124,16 +182,19 @@ pub struct RestoreItem {
 }
 
 /// The outcome of a restore: every object chosen, in the restore's order (skipped and failed
-/// objects first).
+/// objects first), and the data of every claim restored.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct K8sRestoreReport {
     /// The objects.
     pub items: Vec<RestoreItem>,
+    /// The claims' data.
+    pub volumes: Vec<VolumeItem>,
 }
 
 impl K8sRestoreReport {
-    /// How many objects failed.
+    /// How many objects and volumes failed.
     pub fn failed(&self) -> usize {
-        self.items.iter().filter(|i| i.action == "failed").count()
+        let objects = self.items.iter().filter(|i| i.action == "failed").count();
+        objects + self.volumes.iter().filter(|v| v.action == "failed").count()
     }
 }

@@ -6,11 +6,15 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use cairn_repo_format::BlobId;
+use cairn_repo_format::Snapshot;
 use http::Method;
 
+use super::into_path::write_local;
+use super::order::rank;
 use super::plan::Planned;
+use super::provision::provision;
 use super::sanitise::owner_references;
+use super::volume_data::{into_node_local, into_pods};
 use super::{K8sRestoreOptions, K8sRestoreReport, RestoreItem};
 use crate::indexed::Indexed;
 use crate::k8s::client::Cluster;
@@ -48,16 +52,80 @@ impl std::str::FromStr for Existing {
 /// How long to wait for the API of a restored CRD to be served.
 const CRD_WAIT: Duration = Duration::from_secs(30);
 
-/// Restores the snapshot whose tree is `root` into the cluster.
+/// Restores the snapshot into the cluster: the storage objects (up to the claims) first, then
+/// the data of the claims that can be reached on this machine, then the other objects, then the
+/// data that goes through the pods that mount the claims.
 pub fn apply(
     repo: &Indexed,
-    root: &BlobId,
+    snapshot: &Snapshot,
     options: &K8sRestoreOptions,
 ) -> Result<K8sRestoreReport, K8sError> {
-    let (planned, mut items) = options.plan(repo, root)?;
+    let (mut planned, mut items) = options.plan(repo, &snapshot.tree)?;
+    let claims = options.claims_with_data(repo, &snapshot.tree, &planned)?;
     let (rt, cluster) = Cluster::connect_blocking(&options.connect)?;
-    rt.block_on(create_all(&cluster, &planned, options.existing, &mut items))?;
-    Ok(K8sRestoreReport { items })
+    let data = &options.data;
+    let mut volumes = Vec::new();
+    if !options.parts.objects() {
+        let (done, pending) = into_node_local(&rt, &cluster, repo, snapshot, claims, data)?;
+        volumes.extend(done);
+        volumes.extend(into_pods(&rt, &cluster, repo, pending, data)?);
+        return Ok(K8sRestoreReport {
+            items: Vec::new(),
+            volumes,
+        });
+    }
+    let mut claims = Some(claims);
+    if let Some(root) = &data.volume_root {
+        let claims = claims.take().unwrap_or_default();
+        let made = provision(
+            &mut planned,
+            &claims,
+            root,
+            &data.node,
+            &mut items,
+            &mut volumes,
+        );
+        for p in made {
+            volumes.push(write_local(
+                repo,
+                snapshot,
+                &p.claim,
+                &p.path,
+                data.overwrite,
+                "node-local",
+            ));
+        }
+    }
+    let storage = planned
+        .iter()
+        .position(|p| p.rank > rank("persistentvolumeclaims"))
+        .unwrap_or(planned.len());
+    let mut created = BTreeMap::new();
+    let (first, rest) = planned.split_at(storage);
+    rt.block_on(create_all(
+        &cluster,
+        first,
+        options.existing,
+        &mut items,
+        &mut created,
+    ))?;
+    let pending = match claims {
+        Some(claims) => {
+            let (done, pending) = into_node_local(&rt, &cluster, repo, snapshot, claims, data)?;
+            volumes.extend(done);
+            pending
+        }
+        None => Vec::new(),
+    };
+    rt.block_on(create_all(
+        &cluster,
+        rest,
+        options.existing,
+        &mut items,
+        &mut created,
+    ))?;
+    volumes.extend(into_pods(&rt, &cluster, repo, pending, data)?);
+    Ok(K8sRestoreReport { items, volumes })
 }
 
 /// The resource as the object's own `apiVersion` names it (the URL and body must agree).
@@ -69,11 +137,14 @@ fn in_own_version(resource: &ResourceType, object: &serde_json::Value) -> Resour
     r
 }
 
+/// Creates the objects of `planned` in order; `created` maps the old uids of the owners created
+/// so far to their new ones.
 async fn create_all(
     cluster: &Cluster,
     planned: &[Planned],
     existing: Existing,
     items: &mut Vec<RestoreItem>,
+    created: &mut BTreeMap<String, String>,
 ) -> Result<(), K8sError> {
     let served = |types: Vec<ResourceType>| -> HashMap<String, ResourceType> {
         types.into_iter().map(|t| (t.name(), t)).collect()
@@ -84,7 +155,6 @@ async fn create_all(
         .filter(|p| p.resource == "customresourcedefinitions.apiextensions.k8s.io")
         .map(|p| p.name.as_str())
         .collect();
-    let mut created: BTreeMap<String, String> = BTreeMap::new();
     for p in planned {
         if !types.contains_key(&p.resource) && crds.contains(p.resource.as_str()) {
             let start = Instant::now();
@@ -102,7 +172,7 @@ async fn create_all(
         };
         let resource = in_own_version(resource, &p.object);
         let mut object = p.object.clone();
-        let refs = owner_references(&p.owner_references, &created);
+        let refs = owner_references(&p.owner_references, created);
         if let (false, Some(meta)) = (refs.is_empty(), object.get_mut("metadata")) {
             meta["ownerReferences"] = serde_json::Value::Array(refs);
         }

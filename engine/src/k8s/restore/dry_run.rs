@@ -4,9 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_repo_format::BlobId;
+use cairn_repo_format::Snapshot;
 
 use super::plan::Planned;
+use super::provision::provision;
 use super::{K8sRestoreOptions, K8sRestoreReport, RestoreItem};
 use crate::indexed::Indexed;
 use crate::k8s::client::Cluster;
@@ -17,17 +18,41 @@ use crate::k8s::object::str_at;
 const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
 const STORAGE_CLASSES: &str = "storageclasses.storage.k8s.io";
 
-/// Plans the restore of the snapshot whose tree is `root` and checks each object against the
-/// cluster, changing nothing.
+/// Plans the restore of the snapshot and checks each object against the cluster, changing
+/// nothing; lists the claims whose data would be restored (with the volumes `--volume-root`
+/// would provision in the plan).
 pub fn dry_run(
     repo: &Indexed,
-    root: &BlobId,
+    snapshot: &Snapshot,
     options: &K8sRestoreOptions,
 ) -> Result<K8sRestoreReport, K8sError> {
-    let (planned, mut items) = options.plan(repo, root)?;
+    let (mut planned, mut items) = options.plan(repo, &snapshot.tree)?;
+    let claims = options.claims_with_data(repo, &snapshot.tree, &planned)?;
+    let mut volumes = Vec::new();
+    let method = options.data.method.as_str();
+    match &options.data.volume_root {
+        Some(root) if options.parts.objects() => {
+            let made = provision(
+                &mut planned,
+                &claims,
+                root,
+                &options.data.node,
+                &mut items,
+                &mut volumes,
+            );
+            volumes.extend(made.into_iter().map(|p| {
+                let mut item = p.claim.item("node-local", "restore");
+                item.target = Some(p.path.display().to_string());
+                item
+            }));
+        }
+        _ => volumes.extend(claims.iter().map(|c| c.item(method, "restore"))),
+    }
     let (rt, cluster) = Cluster::connect_blocking(&options.connect)?;
-    rt.block_on(check(&cluster, &planned, &mut items))?;
-    Ok(K8sRestoreReport { items })
+    if options.parts.objects() {
+        rt.block_on(check(&cluster, &planned, &mut items))?;
+    }
+    Ok(K8sRestoreReport { items, volumes })
 }
 
 /// A name as one segment of a URL path: bytes other than unreserved ones percent-encoded.

@@ -8,6 +8,7 @@ use super::order::{compare, rank};
 use super::remap::Mappings;
 use super::sanitise::{sanitise, skip_reason, SanitiseOptions, SelectorServices};
 use super::source::Unreadable;
+use super::transform::Transforms;
 use super::{Manifest, RestoreItem};
 use crate::k8s::object::str_at;
 
@@ -48,7 +49,8 @@ impl Planned {
 }
 
 /// Plans the restore of `manifests`: returns the objects to create in order, and the report lines
-/// of the chosen objects that are skipped, and of the unreadable manifests, which fail.
+/// of the chosen objects that are skipped, and of the unreadable manifests and the objects a
+/// transform rule failed on, which fail.
 /// Owner references are dropped from the objects and kept aside, for a restore that learns the
 /// owners' new uids.
 pub fn plan(
@@ -57,6 +59,7 @@ pub fn plan(
     choice: &Choice,
     mappings: &Mappings,
     options: &SanitiseOptions,
+    transforms: &Transforms,
 ) -> (Vec<Planned>, Vec<RestoreItem>) {
     let mut report = Vec::new();
     for u in unreadable {
@@ -106,6 +109,7 @@ pub fn plan(
             .unwrap_or_default();
         sanitise(&m.resource, &mut object, options, &BTreeMap::new());
         mappings.apply(&m.resource, &mut object);
+        let transformed = transforms.apply(&m.resource, &mut object);
         let p = Planned {
             rank: rank(&m.resource),
             namespace: str_at(&object, "/metadata/namespace").map(String::from),
@@ -118,9 +122,10 @@ pub fn plan(
             uid,
             owner_references,
         };
-        match skip {
-            Some(reason) => report.push(p.item("skipped", Some(reason))),
-            None => planned.push(p),
+        match (skip, transformed) {
+            (Some(reason), _) => report.push(p.item("skipped", Some(reason))),
+            (None, Err(why)) => report.push(p.item("failed", Some(why))),
+            (None, Ok(())) => planned.push(p),
         }
     }
     // Within a rank, objects owned by another object of the plan come after those that are not,

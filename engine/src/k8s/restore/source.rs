@@ -2,7 +2,7 @@
 //! and `manifests/namespaces/<ns>/<resource>/<name>.yaml`. A file that is not a YAML object is
 //! reported by its path and line, never by its content (it may be a Secret).
 
-use cairn_repo_format::{BlobId, BlobKind, Entry};
+use cairn_repo_format::{BlobId, Entry};
 use serde_json::Value;
 
 use super::Manifest;
@@ -103,9 +103,7 @@ fn resources(
 /// A file's bytes.
 fn read(repo: &Indexed, file: &Entry) -> Result<Vec<u8>, K8sError> {
     let mut bytes = Vec::new();
-    for (_, id, _) in repo.file_chunks(&file.content)? {
-        bytes.extend(repo.read_blob(BlobKind::Data, &id)?);
-    }
+    repo.copy_content(file, &mut bytes)?;
     Ok(bytes)
 }
 

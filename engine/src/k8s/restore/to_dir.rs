@@ -1,5 +1,6 @@
 //! A restore into a directory: each object as one YAML file, at
 //! `<rank>-<resource>/<name>.yaml` (cluster-scoped) or `<rank>-<resource>/<namespace>/<name>.yaml`,
+//! and each claim's data under `volumes/<namespace>/`,
 //! so that `kubectl apply -f DIR --recursive`, which reads files in path order, creates them in the
 //! restore's order. The directory must be new or empty, and every directory and file in it is
 //! created by cairn (files with `O_EXCL`), so nothing is written through a link out of it. Files
@@ -11,9 +12,10 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use cairn_repo_format::{BlobId, Name};
+use cairn_repo_format::{Name, Snapshot};
 
-use super::{K8sRestoreOptions, K8sRestoreReport};
+use super::into_path::write_local;
+use super::{K8sRestoreOptions, K8sRestoreReport, VolumeItem};
 use crate::indexed::Indexed;
 use crate::k8s::error::K8sError;
 use crate::k8s::manifests::component;
@@ -26,12 +28,13 @@ fn io_error(path: &Path, e: std::io::Error) -> K8sError {
     }
 }
 
-/// Writes the objects of the snapshot whose tree is `root` into `dir`, chosen, sanitised, renamed
-/// and ordered. Owner references are dropped, as the owners' new uids are not known without a
+/// Writes the objects of the snapshot into `dir`, chosen, sanitised, renamed and ordered, and the
+/// data of their claims under `dir/volumes/<namespace>/` (a directory per claim, `<claim>.img` for
+/// a block claim). Owner references are dropped, as the owners' new uids are not known without a
 /// cluster.
 pub fn restore_to_dir(
     repo: &Indexed,
-    root: &BlobId,
+    snapshot: &Snapshot,
     options: &K8sRestoreOptions,
     dir: &Path,
 ) -> Result<K8sRestoreReport, K8sError> {
@@ -51,7 +54,36 @@ pub fn restore_to_dir(
             .map_err(|e| io_error(dir, e))?,
         Err(e) => return Err(io_error(dir, e)),
     }
-    let (planned, mut items) = options.plan(repo, root)?;
+    let (planned, mut items) = options.plan(repo, &snapshot.tree)?;
+    let claims = options.claims_with_data(repo, &snapshot.tree, &planned)?;
+    let volumes = claims
+        .iter()
+        .map(|claim| {
+            let name = claim.source.rsplit('/').next().unwrap_or(&claim.name);
+            let path = dir.join("volumes").join(&claim.namespace).join(name);
+            if let Some(parent) = path.parent() {
+                DirBuilder::new()
+                    .mode(0o700)
+                    .recursive(true)
+                    .create(parent)
+                    .map_err(|e| io_error(parent, e))?;
+            }
+            let item = write_local(repo, snapshot, claim, &path, false, "to-dir");
+            Ok(match item.action {
+                "restored" => VolumeItem {
+                    action: "written",
+                    ..item
+                },
+                _ => item,
+            })
+        })
+        .collect::<Result<Vec<_>, K8sError>>()?;
+    if !options.parts.objects() {
+        return Ok(K8sRestoreReport {
+            items: Vec::new(),
+            volumes,
+        });
+    }
     let mut made: HashSet<PathBuf> = HashSet::new();
     for p in planned {
         let mut parts = vec![format!("{:02}-{}", p.rank, component(&p.resource))];
@@ -94,5 +126,5 @@ pub fn restore_to_dir(
         made.insert(relative);
         items.push(item);
     }
-    Ok(K8sRestoreReport { items })
+    Ok(K8sRestoreReport { items, volumes })
 }
