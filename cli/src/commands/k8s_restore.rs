@@ -1,13 +1,15 @@
 //! `cairn k8s restore`: a Kubernetes snapshot's objects, chosen, sanitised, renamed and ordered,
 //! created in the cluster, written as YAML files into a directory for
 //! `kubectl apply -f DIR --recursive` (`--to-dir`), or checked against the cluster (`--dry-run`).
+//! Into a cluster, it waits for CRDs, claims and workloads and runs post-restore hooks.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use cairn_engine::k8s::restore::{
     apply, dry_run, restore_to_dir, ChoiceOptions, Existing, K8sRestoreOptions, K8sRestoreReport,
-    SanitiseOptions,
+    SanitiseOptions, WaitOptions,
 };
 use cairn_engine::k8s::ConnectOptions;
 use clap::{ArgGroup, Args};
@@ -41,6 +43,20 @@ pub struct K8sRestoreArgs {
         conflicts_with_all = ["to_dir", "dry_run"]
     )]
     pub existing: String,
+    /// How long to wait for restored CRDs to be established, claims to be bound and workloads'
+    /// pods to be ready, each (`30s`, `5m`); what is not is reported and the restore is
+    /// incomplete
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5m",
+        value_parser = parse_duration,
+        conflicts_with_all = ["to_dir", "dry_run", "no_wait"]
+    )]
+    pub wait_timeout: Duration,
+    /// Create the objects without waiting for anything, and run no post-restore hooks
+    #[arg(long, conflicts_with_all = ["to_dir", "dry_run"])]
+    pub no_wait: bool,
     /// The kubeconfig file [default: $KUBECONFIG, ~/.kube/config, else the pod's
     /// service account]
     #[arg(long, value_name = "FILE")]
@@ -94,7 +110,17 @@ fn options(args: &K8sRestoreArgs) -> Result<K8sRestoreOptions> {
     connect.context = args.context.clone();
     o.connect = connect;
     o.existing = args.existing.parse::<Existing>()?;
+    let mut wait = WaitOptions::default();
+    wait.enabled = !args.no_wait;
+    wait.timeout = args.wait_timeout;
+    o.wait = wait;
     Ok(o)
+}
+
+/// A duration as `--wait-timeout` takes it: `30s`, `5m`, `1m30s`, `500ms`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}: give a duration such as 30s, 5m or 1m30s"))
 }
 
 /// Runs `k8s restore`.
@@ -110,10 +136,26 @@ pub fn run(ctx: &Context, args: &K8sRestoreArgs) -> Result<Status> {
     .with_context(|| format!("restoring snapshot {} failed", id.short()))?;
     print(ctx, &report)?;
     let failed = report.failed();
-    if failed == 0 {
+    let (waits, hooks) = (report.waits_failed(), report.hooks_failed());
+    if failed + waits + hooks == 0 {
         return Ok(Status::Ok);
     }
-    eprintln!("cairn: the restore is incomplete: {failed} objects could not be restored");
+    let mut problems = Vec::new();
+    if failed > 0 {
+        problems.push(format!("{failed} objects could not be restored"));
+    }
+    if waits > 0 {
+        problems.push(format!(
+            "{waits} objects did not become established, bound or ready in time"
+        ));
+    }
+    if hooks > 0 {
+        problems.push(format!("{hooks} post-restore hooks failed"));
+    }
+    eprintln!(
+        "cairn: the restore is incomplete: {} (see the report above)",
+        problems.join(", ")
+    );
     Ok(Status::Incomplete)
 }
 
@@ -138,7 +180,37 @@ fn print(ctx: &Context, report: &K8sRestoreReport) -> Result<()> {
             None => counts.push((i.action, 1)),
         }
     }
-    let summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
+    for w in &report.waits {
+        let object = match &w.namespace {
+            Some(ns) => format!("{}/{ns}/{}", w.resource, w.name),
+            None => format!("{}/{}", w.resource, w.name),
+        };
+        let what = format!("{} {}", w.waited_for, w.outcome);
+        let detail = w.reason.as_deref().unwrap_or("");
+        ctx.out.line(format_args!(
+            "wait     {object:<60} {what} after {}s {detail}",
+            w.seconds
+        ))?;
+    }
+    for h in &report.hooks {
+        let pod = h.pod.as_deref().unwrap_or("-");
+        let command = serde_json::to_string(&h.command).unwrap_or_default();
+        let detail = h.reason.as_deref().unwrap_or("");
+        ctx.out.line(format_args!(
+            "hook     pods/{}/{pod:<55} {} after {}s {command} {detail}",
+            h.namespace, h.outcome, h.seconds
+        ))?;
+    }
+    let mut summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
+    let waited = report.waits.len();
+    if waited > 0 {
+        let not = report.waits_failed();
+        summary.push(format!("{} waits done, {not} not", waited - not));
+    }
+    if !report.hooks.is_empty() {
+        let ok = report.hooks.iter().filter(|h| h.outcome == "ok").count();
+        summary.push(format!("{ok} hooks ok, {} not", report.hooks.len() - ok));
+    }
     ctx.out.line(format_args!("{}", summary.join(", ")))?;
     Ok(())
 }

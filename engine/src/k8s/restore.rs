@@ -5,17 +5,20 @@
 //! One job per module: `source` reads the manifests out of the snapshot; `choose` narrows them to
 //! what was asked; `sanitise` and `remap` rewrite each object; `order` ranks them; `plan` puts it all
 //! together; `to_dir` writes the result as YAML files that `kubectl apply` can take,
-//! `dry_run` tells what a restore into a cluster would do, and `apply` does it.
+//! `dry_run` tells what a restore into a cluster would do, and `apply` does it, with `wait` waiting
+//! for what the next objects need and `hooks` running post-restore hooks.
 
 mod apply;
 mod choose;
 mod dry_run;
+mod hooks;
 mod order;
 mod plan;
 mod remap;
 mod sanitise;
 pub(crate) mod source;
 mod to_dir;
+mod wait;
 
 use cairn_repo_format::BlobId;
 use serde::Serialize;
@@ -30,10 +33,12 @@ use remap::parse_pairs;
 pub use apply::{apply, Existing};
 pub use choose::ChoiceOptions;
 pub use dry_run::dry_run;
+pub use hooks::HookItem;
 pub use plan::Planned;
 pub use remap::Mappings;
 pub use sanitise::SanitiseOptions;
 pub use to_dir::restore_to_dir;
+pub use wait::{WaitItem, WaitOptions, DEFAULT_TIMEOUT as DEFAULT_WAIT_TIMEOUT};
 
 /// Options of `k8s restore`.
 #[derive(Clone, Debug, Default)]
@@ -53,6 +58,8 @@ pub struct K8sRestoreOptions {
     pub connect: ConnectOptions,
     /// What a restore into a cluster does with objects that exist.
     pub existing: Existing,
+    /// How a restore into a cluster waits for what objects need, and for their pods.
+    pub wait: WaitOptions,
 }
 
 impl K8sRestoreOptions {
@@ -124,16 +131,32 @@ pub struct RestoreItem {
 }
 
 /// The outcome of a restore: every object chosen, in the restore's order (skipped and failed
-/// objects first).
+/// objects first); into a cluster, also the waits and the post-restore hooks.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct K8sRestoreReport {
     /// The objects.
     pub items: Vec<RestoreItem>,
+    /// What a restore into a cluster waited for, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<WaitItem>,
+    /// The post-restore hooks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookItem>,
 }
 
 impl K8sRestoreReport {
     /// How many objects failed.
     pub fn failed(&self) -> usize {
         self.items.iter().filter(|i| i.action == "failed").count()
+    }
+
+    /// How many waits did not succeed (a claim not bound, pods not ready, ...).
+    pub fn waits_failed(&self) -> usize {
+        self.waits.iter().filter(|w| !w.done()).count()
+    }
+
+    /// How many hooks did not succeed with on-error `Fail`.
+    pub fn hooks_failed(&self) -> usize {
+        self.hooks.iter().filter(|h| h.fails_restore()).count()
     }
 }

@@ -2,6 +2,7 @@
 //! exists skipped, replaced (`PUT` with its current resource version) or failed as `--existing`
 //! says. Custom resources whose CRD the restore created wait until discovery serves them. Owner
 //! references to owners this restore created or replaced are kept, with the owners' new uids.
+//! Between ranks and at the end it waits (`wait`) and runs post-restore hooks (`hooks`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -9,8 +10,10 @@ use std::time::{Duration, Instant};
 use cairn_repo_format::BlobId;
 use http::Method;
 
+use super::hooks::run_hooks;
 use super::plan::Planned;
 use super::sanitise::owner_references;
+use super::wait::Waiter;
 use super::{K8sRestoreOptions, K8sRestoreReport, RestoreItem};
 use crate::indexed::Indexed;
 use crate::k8s::client::Cluster;
@@ -56,8 +59,21 @@ pub fn apply(
 ) -> Result<K8sRestoreReport, K8sError> {
     let (planned, mut items) = options.plan(repo, root)?;
     let (rt, cluster) = Cluster::connect_blocking(&options.connect)?;
-    rt.block_on(create_all(&cluster, &planned, options.existing, &mut items))?;
-    Ok(K8sRestoreReport { items })
+    let mut waiter = Waiter::new(&cluster, options.wait);
+    rt.block_on(create_all(
+        &cluster,
+        &planned,
+        options.existing,
+        &mut items,
+        &mut waiter,
+    ))?;
+    rt.block_on(waiter.finish())?;
+    let hooks = rt.block_on(run_hooks(&cluster, &waiter.workloads))?;
+    Ok(K8sRestoreReport {
+        items,
+        waits: waiter.waits,
+        hooks,
+    })
 }
 
 /// The resource as the object's own `apiVersion` names it (the URL and body must agree).
@@ -74,6 +90,7 @@ async fn create_all(
     planned: &[Planned],
     existing: Existing,
     items: &mut Vec<RestoreItem>,
+    waiter: &mut Waiter<'_>,
 ) -> Result<(), K8sError> {
     let served = |types: Vec<ResourceType>| -> HashMap<String, ResourceType> {
         types.into_iter().map(|t| (t.name(), t)).collect()
@@ -86,6 +103,11 @@ async fn create_all(
         .collect();
     let mut created: BTreeMap<String, String> = BTreeMap::new();
     for p in planned {
+        waiter.before(p.rank).await?;
+        if let Some(reason) = waiter.blocked(&p.resource) {
+            items.push(p.item("failed", Some(reason)));
+            continue;
+        }
         if !types.contains_key(&p.resource) && crds.contains(p.resource.as_str()) {
             let start = Instant::now();
             while !types.contains_key(&p.resource) && start.elapsed() < CRD_WAIT {
@@ -110,6 +132,9 @@ async fn create_all(
             Ok((item, new_uid)) => {
                 if let (Some(old), Some(new)) = (&p.uid, new_uid) {
                     created.insert(old.clone(), new);
+                }
+                if matches!(item.action, "created" | "updated") {
+                    waiter.restored(p, &resource, &object);
                 }
                 item
             }

@@ -27,7 +27,10 @@ pub fn dry_run(
     let (planned, mut items) = options.plan(repo, root)?;
     let (rt, cluster) = Cluster::connect_blocking(&options.connect)?;
     rt.block_on(check(&cluster, &planned, &mut items))?;
-    Ok(K8sRestoreReport { items })
+    Ok(K8sRestoreReport {
+        items,
+        ..Default::default()
+    })
 }
 
 /// A name as one segment of a URL path: bytes other than unreserved ones percent-encoded.

@@ -94,5 +94,8 @@ pub fn restore_to_dir(
         made.insert(relative);
         items.push(item);
     }
-    Ok(K8sRestoreReport { items })
+    Ok(K8sRestoreReport {
+        items,
+        ..Default::default()
+    })
 }
