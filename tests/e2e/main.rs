@@ -13,6 +13,7 @@ mod generations;
 mod k8s;
 mod k8s_postgres;
 mod k8s_restore;
+mod k8s_restore_waits;
 mod keys;
 mod mount;
 mod readme;
