@@ -19,7 +19,15 @@ use crate::exit::Status;
 
 /// Flags of `k8s restore`.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("target").args(["to_dir", "dry_run"])))]
+#[command(
+    group(ArgGroup::new("target").args(["to_dir", "dry_run"])),
+    after_help = "Into a cluster, restored CRDs are waited for until Established and claims until \
+                  Bound before what follows, and workloads until their pods are ready; then each \
+                  ready pod annotated post.hook.restore.cairn.io/command (a JSON array of \
+                  strings; also /container, /timeout, /on-error: Fail or Continue) runs that \
+                  command through exec. cairn exits 3 when an object failed, a wait timed out or \
+                  a hook with on-error Fail failed."
+)]
 pub struct K8sRestoreArgs {
     /// The snapshot (an id prefix or `latest`)
     pub snapshot: String,
@@ -185,21 +193,26 @@ fn print(ctx: &Context, report: &K8sRestoreReport) -> Result<()> {
             Some(ns) => format!("{}/{ns}/{}", w.resource, w.name),
             None => format!("{}/{}", w.resource, w.name),
         };
-        let what = format!("{} {}", w.waited_for, w.outcome);
-        let detail = w.reason.as_deref().unwrap_or("");
-        ctx.out.line(format_args!(
-            "wait     {object:<60} {what} after {}s {detail}",
-            w.seconds
-        ))?;
+        let mut detail = format!("{}: {} in {:.1}s", w.waited_for, w.outcome, w.seconds);
+        if let Some(reason) = &w.reason {
+            detail = format!("{detail}: {reason}");
+        }
+        ctx.out
+            .line(format_args!("wait     {object:<60} {detail}"))?;
     }
     for h in &report.hooks {
-        let pod = h.pod.as_deref().unwrap_or("-");
+        let object = match (&h.pod, &h.container) {
+            (Some(pod), Some(container)) => format!("pods/{}/{pod} ({container})", h.namespace),
+            (Some(pod), None) => format!("pods/{}/{pod}", h.namespace),
+            _ => format!("{}/{}/{}", h.resource, h.namespace, h.name),
+        };
         let command = serde_json::to_string(&h.command).unwrap_or_default();
-        let detail = h.reason.as_deref().unwrap_or("");
-        ctx.out.line(format_args!(
-            "hook     pods/{}/{pod:<55} {} after {}s {command} {detail}",
-            h.namespace, h.outcome, h.seconds
-        ))?;
+        let mut detail = format!("{} in {:.1}s: {command}", h.outcome, h.seconds);
+        if let Some(reason) = &h.reason {
+            detail = format!("{detail}: {reason}");
+        }
+        ctx.out
+            .line(format_args!("hook     {object:<60} {detail}"))?;
     }
     let mut summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
     let waited = report.waits.len();
