@@ -230,16 +230,26 @@ fn k8s_restore_reports_a_claim_that_does_not_bind_and_waits_for_one_that_does() 
         .unwrap();
     assert_eq!(volume["spec"]["claimRef"]["uid"], cache["metadata"]["uid"]);
 
-    // With a provisioner for the class, the claim gets a new volume of its own.
+    // With a provisioner for the class, the claim gets a new volume of its own. The class binds
+    // when a pod uses the claim (WaitForFirstConsumer), so the claim is waited for only after the
+    // StatefulSet that mounts it is created.
     let s = Scratch::new();
     s.init();
     let volumes = s.join("provisioned");
-    let c = cluster(&s, |b| b.provisioner("rancher.io/local-path", &volumes));
+    let c = cluster(&s, |b| {
+        b.provisioner("rancher.io/local-path", &volumes)
+            .run_workloads(Readiness::Ready)
+    });
     backup(&c, &s);
     c.server
         .remove("persistentvolumeclaims", Some("shop"), "data-db-0")
         .unwrap()
         .unwrap();
+    c.server
+        .remove("statefulsets.apps", Some("shop"), "db")
+        .unwrap()
+        .unwrap();
+    c.server.clear_requests();
     let report = c
         .cairn(
             &s,
@@ -247,15 +257,30 @@ fn k8s_restore_reports_a_claim_that_does_not_bind_and_waits_for_one_that_does() 
                 "restore",
                 "latest",
                 "--include-resources",
-                "persistentvolumeclaims",
+                "persistentvolumeclaims,statefulsets.apps",
                 "--json",
             ],
         )
         .ok()
         .json();
-    assert_eq!(
-        wait_of(&report, "persistentvolumeclaims", "data-db-0")["outcome"],
-        "done"
+    let claim_wait = wait_of(&report, "persistentvolumeclaims", "data-db-0");
+    assert_eq!(claim_wait["outcome"], "done", "{claim_wait}");
+    let waits = report["waits"].as_array().unwrap();
+    assert_eq!(waits[0]["resource"], "persistentvolumeclaims", "{report}");
+    assert_eq!(waits[1]["resource"], "statefulsets.apps", "{report}");
+    let requests = c.server.requests();
+    let first = |method: &str, path: &str| {
+        requests
+            .iter()
+            .position(|r| r.method == method && r.path == path)
+            .unwrap_or_else(|| panic!("no {method} {path}"))
+    };
+    assert!(
+        first("POST", "/apis/apps/v1/namespaces/shop/statefulsets")
+            < first(
+                "GET",
+                "/api/v1/namespaces/shop/persistentvolumeclaims/data-db-0"
+            )
     );
     let claim = c
         .server

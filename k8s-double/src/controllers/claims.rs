@@ -4,8 +4,9 @@
 //! a provisioner registered with [`crate::Builder::provisioner`] gets a new hostPath volume in a
 //! directory of its own under the provisioner's directory. Otherwise it stays `Pending`.
 //!
-//! A volume written through the API with a claimRef to a pending claim binds it too. Left out:
-//! access modes, volume modes, selectors, `WaitForFirstConsumer` (every class binds at once),
+//! A claim of a class with `volumeBindingMode: WaitForFirstConsumer` binds only once a pod that
+//! mounts it is written (or started for a workload). A volume written through the API with a
+//! claimRef to a pending claim binds it too. Left out: access modes, volume modes, selectors,
 //! default storage classes, reclaiming, resizing.
 
 use std::path::PathBuf;
@@ -27,14 +28,22 @@ pub(crate) struct Claims {
 impl Controller for Claims {
     fn written(&self, state: &Arc<State>, info: &ResourceInfo, object: &Value) {
         if is(info, "", "persistentvolumeclaims") {
-            self.bind(state, object);
+            self.bind(state, object, false);
+        } else if is(info, "", "pods") {
+            let ns = object["metadata"]["namespace"].as_str();
+            let claims = object["spec"]["volumes"].as_array().into_iter().flatten();
+            for name in claims.filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str()) {
+                if let Some(claim) = get(state, "persistentvolumeclaims", ns, name) {
+                    self.bind(state, &claim, true);
+                }
+            }
         } else if is(info, "", "persistentvolumes") && object["status"]["phase"] != "Bound" {
             let claim_ref = &object["spec"]["claimRef"];
             if let (Some(ns), Some(name)) =
                 (claim_ref["namespace"].as_str(), claim_ref["name"].as_str())
             {
                 if let Some(claim) = get(state, "persistentvolumeclaims", Some(ns), name) {
-                    self.bind(state, &claim);
+                    self.bind(state, &claim, false);
                 }
             }
         }
@@ -43,12 +52,23 @@ impl Controller for Claims {
 
 impl Claims {
     /// Binds `claim` if it is not bound, to a volume that fits or a new one; else marks it
-    /// `Pending`.
-    fn bind(&self, state: &State, claim: &Value) {
+    /// `Pending`. A claim of a `WaitForFirstConsumer` class binds only for a `consumer` (a pod that
+    /// mounts it).
+    fn bind(&self, state: &State, claim: &Value, consumer: bool) {
         if claim["status"]["phase"] == "Bound" {
             return;
         }
-        let volume = match find_volume(state, claim).or_else(|| self.provision(state, claim)) {
+        let waits = || {
+            let class = claim["spec"]["storageClassName"].as_str()?;
+            let class = get(state, "storageclasses.storage.k8s.io", None, class)?;
+            Some(class["volumeBindingMode"] == "WaitForFirstConsumer")
+        };
+        let found = if consumer || waits() != Some(true) {
+            find_volume(state, claim).or_else(|| self.provision(state, claim))
+        } else {
+            None
+        };
+        let volume = match found {
             Some(volume) => volume,
             None => {
                 if claim["status"]["phase"] != "Pending" {

@@ -4,7 +4,8 @@
 //! The hook is one call: after a successful write through the API (create, update, patch, also of
 //! a `status` subresource) of resource R, [`after_write`] hands the stored object to every enabled
 //! [`Controller`]. A controller's own writes go straight to the store, as a real controller's
-//! would reach etcd through the server, and do not call the controllers again.
+//! would reach etcd through the server, and do not call the controllers again, except the new
+//! objects it [`announce`]s (pods started for a workload, which the claim binder must see).
 
 mod claims;
 mod crds;
@@ -36,6 +37,14 @@ pub(crate) trait Controller: Send + Sync {
 pub(crate) fn after_write(state: &Arc<State>, info: &ResourceInfo, object: &Value) {
     for controller in &state.settings.controllers {
         controller.written(state, info, object);
+    }
+}
+
+/// Calls the controllers for an object a controller created (of `resource`, as stored), as they
+/// would see it in a cluster.
+fn announce(state: &Arc<State>, resource: &str, object: &Value) {
+    if let Ok(info) = state.catalog.by_name(resource) {
+        after_write(state, &info, object);
     }
 }
 

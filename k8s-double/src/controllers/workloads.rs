@@ -6,14 +6,16 @@
 //! `status` counts them (`readyReplicas`, `numberReady`, ...).
 //!
 //! Left out: scaling or rolling out an existing workload (only a workload without pods gets
-//! them), StatefulSet `volumeClaimTemplates` (no claims are made), Jobs, probes, restarts,
-//! scheduling, and container images (nothing runs; exec runs the [`crate::ExecHandler`]).
+//! them), claims for StatefulSet `volumeClaimTemplates` (pods mount `<template>-<pod>`, which
+//! must exist), Jobs, probes, restarts,
+//! scheduling (a pod runs even when its claims are not bound), and container images (nothing
+//! runs; exec runs the [`crate::ExecHandler`]).
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{condition, is, list, put, Controller};
+use super::{announce, condition, is, list, put, Controller};
 use crate::catalog::ResourceInfo;
 use crate::meta::{generate_name, set};
 use crate::state::State;
@@ -111,13 +113,16 @@ impl Controller for Workloads {
                             &["metadata", "labels", "statefulset.kubernetes.io/pod-name"],
                             json!(pod_name),
                         );
+                        mount_claims(&mut pod, object, &pod_name);
                     }
                     started.push(pod);
                 }
             }
         }
         for pod in started {
-            put(state, "pods", self.started(pod));
+            if let Some(pod) = put(state, "pods", self.started(pod)) {
+                announce(state, "pods", &pod);
+            }
         }
         let ready = self.count_ready(count as usize);
         let status = match resource {
@@ -195,6 +200,27 @@ fn pod(template: &Value, ns: &str, name: &str, owner_object: &Value, kind: &str)
         json!([owner(owner_object, "apps/v1", kind)]),
     );
     pod
+}
+
+/// Mounts in a StatefulSet's pod the claims of its `volumeClaimTemplates`
+/// (`<template>-<pod>`), as the StatefulSet controller does.
+fn mount_claims(pod: &mut Value, set_object: &Value, pod_name: &str) {
+    let templates = set_object["spec"]["volumeClaimTemplates"].as_array();
+    let mounted: Vec<Value> = templates
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["metadata"]["name"].as_str())
+        .map(|t| json!({"name": t, "persistentVolumeClaim": {"claimName": format!("{t}-{pod_name}")}}))
+        .collect();
+    if mounted.is_empty() {
+        return;
+    }
+    let mut volumes = pod["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    volumes.extend(mounted);
+    set(pod, &["spec", "volumes"], json!(volumes));
 }
 
 /// A controller's ownerReference to `object`.

@@ -1,7 +1,8 @@
 //! Waiting, during a restore into a cluster, for what the next objects need: restored
 //! CustomResourceDefinitions `Established` before their custom resources, restored
-//! PersistentVolumeClaims `Bound` before the workloads that mount them, and restored workloads'
-//! pods ready before post-restore hooks run. Every wait reads the object with `GET` (no watch)
+//! PersistentVolumeClaims `Bound` before the workloads that mount them (those of a
+//! `WaitForFirstConsumer` class after the workloads, which make them bind), and restored
+//! workloads' pods ready before post-restore hooks run. Every wait reads the object with `GET` (no watch)
 //! until its condition holds or `--wait-timeout` has passed since the wait began, and is reported
 //! with what it waited for and how long it took.
 
@@ -147,6 +148,9 @@ pub(super) struct Waiter<'a> {
     options: WaitOptions,
     /// Restored objects not waited for yet, by condition.
     pending: Vec<(Condition, Restored)>,
+    /// Claims of a `WaitForFirstConsumer` storage class: they bind once a pod uses them, so they
+    /// are waited for after the workloads are created.
+    first_consumer: Vec<Restored>,
     /// CRDs (by name, which is their resource's) that were not established, and why.
     not_established: Vec<(String, String)>,
     /// The waits done.
@@ -161,6 +165,7 @@ impl<'a> Waiter<'a> {
             cluster,
             options,
             pending: Vec::new(),
+            first_consumer: Vec::new(),
             not_established: Vec::new(),
             waits: Vec::new(),
             workloads: Vec::new(),
@@ -221,12 +226,19 @@ impl<'a> Waiter<'a> {
             })
     }
 
-    /// Waits for everything still pending; the workloads last.
+    /// Waits for everything still pending: claims of `WaitForFirstConsumer` classes, then the
+    /// workloads.
     pub async fn finish(&mut self) -> Result<(), K8sError> {
-        for condition in [Condition::Established, Condition::Bound, Condition::Ready] {
+        for condition in [Condition::Established, Condition::Bound] {
             self.wait(condition).await?;
         }
-        Ok(())
+        let late = std::mem::take(&mut self.first_consumer);
+        if !late.is_empty() {
+            let items =
+                wait_all(self.cluster, Condition::Bound, &late, self.options.timeout).await?;
+            self.waits.extend(items);
+        }
+        self.wait(Condition::Ready).await
     }
 
     /// Waits for the pending objects of one condition, all at once.
@@ -238,7 +250,15 @@ impl<'a> Waiter<'a> {
         if now.is_empty() {
             return Ok(());
         }
-        let objects: Vec<Restored> = now.into_iter().map(|(_, r)| r).collect();
+        let mut objects: Vec<Restored> = now.into_iter().map(|(_, r)| r).collect();
+        if condition == Condition::Bound {
+            let classes = storage_classes(self.cluster).await?;
+            let (late, now): (Vec<_>, Vec<_>) = objects
+                .into_iter()
+                .partition(|r| binds_late(&r.object, &classes));
+            self.first_consumer.extend(late);
+            objects = now;
+        }
         let items = wait_all(self.cluster, condition, &objects, self.options.timeout).await?;
         for (restored, item) in objects.into_iter().zip(&items) {
             let why = || item.reason.clone().unwrap_or_default();
@@ -260,6 +280,41 @@ impl<'a> Waiter<'a> {
         self.waits.extend(items);
         Ok(())
     }
+}
+
+/// The cluster's storage classes; none when they cannot be read (claims are then waited for
+/// before the workloads).
+async fn storage_classes(cluster: &Cluster) -> Result<Vec<Value>, K8sError> {
+    match cluster
+        .get_json("/apis/storage.k8s.io/v1/storageclasses")
+        .await
+    {
+        Ok(list) => Ok(list["items"].as_array().cloned().unwrap_or_default()),
+        Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => Err(e),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Whether `claim` binds only once a pod uses it: its storage class (the default class when it
+/// names none) has `volumeBindingMode: WaitForFirstConsumer`, and it names no volume.
+fn binds_late(claim: &Value, classes: &[Value]) -> bool {
+    if str_at(claim, "/spec/volumeName").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    let is_default = |c: &&Value| {
+        [
+            "storageclass.kubernetes.io/is-default-class",
+            "storageclass.beta.kubernetes.io/is-default-class",
+        ]
+        .iter()
+        .any(|a| c["metadata"]["annotations"][a] == "true")
+    };
+    let class = match claim.pointer("/spec/storageClassName") {
+        Some(Value::String(name)) => classes.iter().find(|c| c["metadata"]["name"] == *name),
+        None | Some(Value::Null) => classes.iter().find(is_default),
+        Some(_) => None,
+    };
+    class.is_some_and(|c| c["volumeBindingMode"] == "WaitForFirstConsumer")
 }
 
 /// Reads each object until `condition` holds for it, it cannot, or `timeout` has passed.
@@ -327,9 +382,9 @@ fn timed_out(condition: Condition, resource: &str, timeout: Duration, why: &str)
     let within = format!("not {} within {}", condition.word(), seconds(timeout));
     match condition {
         Condition::Bound => format!(
-            "{within} ({why}): no PersistentVolume matched the claim and no provisioner made one; \
-             its volume data stays in the repository (check the claim's storage class, or create \
-             a PersistentVolume for it)"
+            "{within} ({why}): no PersistentVolume was bound to it (none matched, or no \
+             provisioner made one); its volume data stays in the repository (check the claim's \
+             storage class and events, or create a PersistentVolume for it)"
         ),
         Condition::Established => format!(
             "{within} ({why}); see `kubectl describe crd`, or restore again with a longer \
@@ -500,6 +555,44 @@ mod tests {
             check(Condition::Ready, "pods", &pod("Failed", "False")),
             Check::Failed(_)
         ));
+    }
+
+    #[test]
+    fn claims_of_wait_for_first_consumer_classes_bind_late() {
+        let classes = [
+            json!({"metadata": {"name": "local-path"}, "volumeBindingMode": "WaitForFirstConsumer"}),
+            json!({"metadata": {"name": "fast", "annotations":
+                      {"storageclass.kubernetes.io/is-default-class": "true"}},
+                   "volumeBindingMode": "Immediate"}),
+        ];
+        let claim = |spec: Value| json!({"spec": spec});
+        assert!(binds_late(
+            &claim(json!({"storageClassName": "local-path"})),
+            &classes
+        ));
+        assert!(!binds_late(
+            &claim(json!({"storageClassName": "local-path", "volumeName": "pv-1"})),
+            &classes
+        ));
+        assert!(!binds_late(
+            &claim(json!({"storageClassName": "fast"})),
+            &classes
+        ));
+        assert!(!binds_late(
+            &claim(json!({"storageClassName": ""})),
+            &classes
+        ));
+        assert!(!binds_late(
+            &claim(json!({"storageClassName": "gone"})),
+            &classes
+        ));
+        // Without a class, the default one's mode counts.
+        assert!(!binds_late(&claim(json!({})), &classes));
+        let mut lazy_default = classes.clone();
+        lazy_default[0]["metadata"]["annotations"] =
+            json!({"storageclass.kubernetes.io/is-default-class": "true"});
+        lazy_default[1]["metadata"]["annotations"] = json!({});
+        assert!(binds_late(&claim(json!({})), &lazy_default));
     }
 
     #[test]
