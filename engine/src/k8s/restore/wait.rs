@@ -115,7 +115,7 @@ enum Check {
 
 /// An object this restore created or replaced, as it was sent.
 #[derive(Clone, Debug)]
-pub struct Restored {
+pub(super) struct Restored {
     /// Its resource.
     pub resource: String,
     /// Its namespace.
@@ -130,7 +130,7 @@ pub struct Restored {
 
 /// Whether a restored workload's pods (or a restored pod) are ready.
 #[derive(Clone, Debug)]
-pub enum PodsReady {
+pub(super) enum PodsReady {
     /// They are.
     Ready,
     /// They were not in time, and why.
@@ -140,7 +140,7 @@ pub enum PodsReady {
 }
 
 /// A restored workload (or pod) and whether its pods are ready.
-pub type Readiness = (Restored, PodsReady);
+pub(super) type Readiness = (Restored, PodsReady);
 
 /// The waits of one restore into a cluster, in the order of its objects.
 pub(super) struct Waiter<'a> {
@@ -443,6 +443,14 @@ fn check(condition: Condition, resource: &str, object: &Value) -> Check {
         }
         Condition::Ready => {
             let number = |pointer: &str| object.pointer(pointer).and_then(Value::as_u64);
+            if let (Some(generation), Some(observed)) = (
+                number("/metadata/generation"),
+                number("/status/observedGeneration"),
+            ) {
+                if observed < generation {
+                    return Check::NotYet("its controller has not seen its spec yet".into());
+                }
+            }
             let (ready, wanted) = if resource == "daemonsets.apps" {
                 match number("/status/desiredNumberScheduled") {
                     Some(wanted) => (number("/status/numberReady").unwrap_or(0), wanted),
@@ -529,6 +537,13 @@ mod tests {
             check(Condition::Ready, d, &json!({"status": {}})),
             Check::NotYet("0 of 1 pods ready".into())
         );
+        // A status from before the restore replaced the spec does not count.
+        let stale = json!({"metadata": {"generation": 3}, "spec": {"replicas": 1},
+                           "status": {"observedGeneration": 2, "readyReplicas": 1}});
+        assert!(matches!(
+            check(Condition::Ready, d, &stale),
+            Check::NotYet(_)
+        ));
         let ds = "daemonsets.apps";
         assert!(matches!(
             check(Condition::Ready, ds, &json!({})),
