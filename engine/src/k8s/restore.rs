@@ -38,7 +38,7 @@ pub use plan::Planned;
 pub use remap::Mappings;
 pub use sanitise::SanitiseOptions;
 pub use to_dir::restore_to_dir;
-pub use wait::{WaitItem, WaitOptions, DEFAULT_TIMEOUT as DEFAULT_WAIT_TIMEOUT};
+pub use wait::{WaitItem, WaitOptions};
 
 /// Options of `k8s restore`.
 #[derive(Clone, Debug, Default)]

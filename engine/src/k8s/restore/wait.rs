@@ -38,7 +38,7 @@ impl Default for WaitOptions {
 }
 
 /// The default `--wait-timeout`.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The shortest and longest pause between two reads of an object waited for.
 const POLL_FIRST: Duration = Duration::from_millis(200);
