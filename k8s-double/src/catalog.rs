@@ -1,7 +1,7 @@
 //! The API surface: the discovery documents served verbatim, and the resources they describe.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -75,6 +75,27 @@ pub(crate) struct Catalog {
     documents: HashMap<String, Bytes>,
     resources: HashMap<(String, String), Arc<ResourceInfo>>,
     served: HashMap<(String, String, String), Arc<ResourceInfo>>,
+    /// What established CustomResourceDefinitions added while the server runs (see
+    /// [`Catalog::add_custom`]); its documents replace the recorded ones at the same path.
+    added: RwLock<Added>,
+}
+
+/// Resources and discovery documents added at run time.
+#[derive(Default)]
+struct Added {
+    documents: HashMap<String, Bytes>,
+    resources: HashMap<(String, String), Arc<ResourceInfo>>,
+    served: HashMap<(String, String, String), Arc<ResourceInfo>>,
+}
+
+/// A resource a CustomResourceDefinition defines, for [`Catalog::add_custom`].
+pub(crate) struct CustomResource<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub plural: &'a str,
+    pub singular: &'a str,
+    pub kind: &'a str,
+    pub namespaced: bool,
 }
 
 impl Catalog {
@@ -185,27 +206,36 @@ impl Catalog {
             documents: served_bytes,
             resources,
             served,
+            added: RwLock::default(),
         }
+    }
+
+    /// The additions. A panic while holding the lock cannot leave them half-written (every
+    /// addition is built first, then inserted), so a poisoned lock is taken over.
+    fn added(&self) -> std::sync::RwLockReadGuard<'_, Added> {
+        self.added.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The discovery document served at `path`, if any.
     pub fn document(&self, path: &str) -> Option<Bytes> {
-        self.documents.get(path).cloned()
+        let added = self.added().documents.get(path).cloned();
+        added.or_else(|| self.documents.get(path).cloned())
     }
 
     /// The resource served at `/apis/{group}/{version}/{resource}` (or `/api/{version}/...`).
     pub fn served(&self, group: &str, version: &str, resource: &str) -> Option<Arc<ResourceInfo>> {
-        self.served
-            .get(&(group.to_string(), version.to_string(), resource.to_string()))
-            .cloned()
+        let key = (group.to_string(), version.to_string(), resource.to_string());
+        let added = self.added().served.get(&key).cloned();
+        added.or_else(|| self.served.get(&key).cloned())
     }
 
     /// The resource named `resource[.group]`.
     pub fn by_name(&self, qualified_name: &str) -> Result<Arc<ResourceInfo>, Error> {
         let (group, resource) = split_qualified(qualified_name);
-        self.resources
-            .get(&(group.to_string(), resource.to_string()))
-            .cloned()
+        let key = (group.to_string(), resource.to_string());
+        let added = self.added().resources.get(&key).cloned();
+        added
+            .or_else(|| self.resources.get(&key).cloned())
             .ok_or_else(|| Error::UnknownResource(qualified_name.to_string()))
     }
 
@@ -216,7 +246,113 @@ impl Catalog {
         } else {
             format!("/apis/{group}/{version}")
         };
-        self.documents.contains_key(&path)
+        self.document(&path).is_some()
+    }
+
+    /// Serves a custom resource (and its `status` subresource) from now on, in discovery and at
+    /// its URLs, as the real server does once its CustomResourceDefinition is established. A
+    /// resource served already (a recorded one) is left as it is.
+    pub fn add_custom(&self, custom: &CustomResource<'_>) {
+        if self
+            .served(custom.group, custom.version, custom.plural)
+            .is_some()
+        {
+            return;
+        }
+        let info = Arc::new(ResourceInfo {
+            group: custom.group.to_string(),
+            version: custom.version.to_string(),
+            resource: custom.plural.to_string(),
+            kind: custom.kind.to_string(),
+            namespaced: custom.namespaced,
+            verbs: [
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "create",
+                "update",
+                "watch",
+            ]
+            .map(String::from)
+            .to_vec(),
+            subresources: vec!["status".into()],
+            custom: true,
+        });
+        let group_version = format!("{}/{}", custom.group, custom.version);
+        let version_path = format!("/apis/{group_version}");
+        let mut resources = self
+            .document(&version_path)
+            .and_then(|d| serde_json::from_slice::<Value>(&d).ok())
+            .and_then(|d| d["resources"].as_array().cloned())
+            .unwrap_or_default();
+        let entry = |name: String, kind: &str, verbs: Value| {
+            json!({"name": name, "singularName": custom.singular, "namespaced": custom.namespaced,
+                   "kind": kind, "verbs": verbs})
+        };
+        resources.push(entry(
+            custom.plural.to_string(),
+            custom.kind,
+            json!(info.verbs),
+        ));
+        resources.push(entry(
+            format!("{}/status", custom.plural),
+            custom.kind,
+            json!(["get", "patch", "update"]),
+        ));
+        let version_document = json!({"kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": group_version, "resources": resources});
+        let mut apis = self
+            .document("/apis")
+            .and_then(|d| serde_json::from_slice::<Value>(&d).ok())
+            .unwrap_or_else(|| json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}));
+        let version_entry = json!({"groupVersion": group_version, "version": custom.version});
+        let groups = apis["groups"].as_array_mut();
+        let group_document =
+            match groups.and_then(|groups| groups.iter_mut().find(|g| g["name"] == custom.group)) {
+                Some(group) => {
+                    if let Some(versions) = group["versions"].as_array_mut() {
+                        if !versions.contains(&version_entry) {
+                            versions.push(version_entry);
+                        }
+                    }
+                    group.clone()
+                }
+                None => {
+                    let group = json!({"name": custom.group, "versions": [version_entry],
+                                   "preferredVersion": version_entry});
+                    if let Some(groups) = apis["groups"].as_array_mut() {
+                        groups.push(group.clone());
+                    }
+                    group
+                }
+            };
+        let mut group_document = group_document;
+        if let Value::Object(map) = &mut group_document {
+            map.insert("kind".into(), json!("APIGroup"));
+            map.insert("apiVersion".into(), json!("v1"));
+        }
+        let mut added = self.added.write().unwrap_or_else(|p| p.into_inner());
+        added
+            .documents
+            .insert(version_path, to_bytes(&version_document));
+        added
+            .documents
+            .insert(format!("/apis/{}", custom.group), to_bytes(&group_document));
+        added.documents.insert("/apis".into(), to_bytes(&apis));
+        added.resources.insert(
+            (custom.group.to_string(), custom.plural.to_string()),
+            info.clone(),
+        );
+        added.served.insert(
+            (
+                custom.group.to_string(),
+                custom.version.to_string(),
+                custom.plural.to_string(),
+            ),
+            info,
+        );
     }
 }
 

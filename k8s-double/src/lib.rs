@@ -52,6 +52,21 @@
 //!   [`ExecHandler`]: by default [`LocalProcess`], a real process on this machine, with stdin,
 //!   stdout and stderr streamed with backpressure and the exit status as the kubelet reports it.
 //! - A log of every request ([`ApiServer::requests`]).
+//! - Opt-in emulated controllers (module `controllers`), which act on objects written through the
+//!   API (not on recorded objects, nor on those [`ApiServer::put`] writes), at once, in the same
+//!   request, unless a delay is asked for:
+//!   - [`Builder::establish_crds`]: a new CustomResourceDefinition gets `NamesAccepted` and
+//!     `Established` ([`Establish::Now`], after a delay, or never), and once established its
+//!     resource is served in discovery and at its URLs (the recorded CRD-defined groups are served
+//!     from the start).
+//!   - [`Builder::bind_claims`] and [`Builder::provisioner`]: a new PersistentVolumeClaim binds to
+//!     an available PersistentVolume pre-bound to it or matching its class and size, or to a new
+//!     hostPath volume made by a registered provisioner; otherwise it stays `Pending`.
+//!   - [`Builder::run_workloads`]: Deployments (through a ReplicaSet), StatefulSets and
+//!     DaemonSets get their pods, and every new pod is `Running` and `Ready` (or never ready,
+//!     [`Readiness::Never`]); the workload's `status` counts them.
+//! - Writes to an object (not to its `status` subresource) keep the stored `status` when the
+//!   resource has a `status` subresource, as the real server does.
 //! - Marking a group as served by an extension API server that rejects or ignores
 //!   resourceVersion semantics ([`Builder::aggregated`]).
 //!
@@ -63,8 +78,9 @@
 //!   created) in, whichever version the URL names. Resources a real server stores once and serves
 //!   under two groups (Events in `v1` and `events.k8s.io`) are two separate collections here.
 //! - Admission, defaulting, schema validation, managedFields bookkeeping, generation, and every
-//!   controller: nothing reacts to a write (no ReplicaSets for a new Deployment, no namespace
-//!   cleanup). Server-side apply does not track field ownership or conflicts.
+//!   controller not opted into (below): by default nothing reacts to a write (no ReplicaSets for
+//!   a new Deployment, no namespace cleanup). Server-side apply does not track field ownership or
+//!   conflicts.
 //! - Pod state: exec works in any recorded pod, although the recorded pods are Pending; no
 //!   terminal is allocated for `tty=true`.
 //! - Authentication beyond one bearer token (anonymous requests are refused, not given
@@ -72,6 +88,7 @@
 
 mod catalog;
 mod continue_token;
+mod controllers;
 mod error;
 mod exec;
 mod fixtures;
@@ -91,6 +108,7 @@ mod status;
 mod store;
 mod write;
 
+pub use controllers::{Establish, Readiness};
 pub use error::Error;
 pub use exec::{
     ExecFuture, ExecHandler, ExecInput, ExecOutcome, ExecOutput, ExecRequest, ExecStreams,

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::catalog::{qualified, Catalog, ResourceInfo};
+use crate::controllers::{Claims, Controller, Crds, Establish, Readiness, Workloads};
 use crate::error::Error;
 use crate::exec::{ExecHandler, LocalProcess};
 use crate::fixtures::{Fixtures, RecordedList};
@@ -35,6 +36,9 @@ pub struct Builder {
     exec_v5: bool,
     page_limit_max: Option<usize>,
     aggregated: Vec<(String, AggregatedRv)>,
+    establish: Option<Establish>,
+    claims: Option<Vec<(String, PathBuf)>>,
+    workloads: Option<Readiness>,
 }
 
 impl Builder {
@@ -88,6 +92,38 @@ impl Builder {
         self
     }
 
+    /// Emulates the CustomResourceDefinition controller: a CRD created (or written) through the
+    /// API without the condition `Established` gets it as `establish` says, and its resource is
+    /// served from then on (see the crate documentation).
+    pub fn establish_crds(mut self, establish: Establish) -> Self {
+        self.establish = Some(establish);
+        self
+    }
+
+    /// Emulates the PersistentVolumeClaim binder: a claim written through the API binds to an
+    /// available volume pre-bound to it or of its class with enough capacity, else stays
+    /// `Pending` (see [`Builder::provisioner`] for dynamic provisioning).
+    pub fn bind_claims(mut self) -> Self {
+        self.claims.get_or_insert_with(Vec::new);
+        self
+    }
+
+    /// Binds claims as [`Builder::bind_claims`], and provisions a hostPath volume in a new
+    /// directory under `dir` for a claim without a volume whose StorageClass names `provisioner`.
+    pub fn provisioner(mut self, provisioner: &str, dir: impl Into<PathBuf>) -> Self {
+        self.claims
+            .get_or_insert_with(Vec::new)
+            .push((provisioner.to_string(), dir.into()));
+        self
+    }
+
+    /// Emulates the Deployment, StatefulSet and DaemonSet controllers and the kubelet: workloads
+    /// written through the API get pods, and pods run, ready or not as `readiness` says.
+    pub fn run_workloads(mut self, readiness: Readiness) -> Self {
+        self.workloads = Some(readiness);
+        self
+    }
+
     /// Loads the fixtures and starts serving on `127.0.0.1` at a free port, on a thread of its
     /// own; the server stops when the [`ApiServer`] is dropped.
     pub fn start(self) -> Result<ApiServer, Error> {
@@ -113,7 +149,18 @@ impl Builder {
                 namespace: namespace.clone(),
             });
         }
+        let mut controllers: Vec<Arc<dyn Controller>> = Vec::new();
+        if let Some(establish) = self.establish {
+            controllers.push(Arc::new(Crds(establish)));
+        }
+        if let Some(provisioners) = self.claims {
+            controllers.push(Arc::new(Claims { provisioners }));
+        }
+        if let Some(readiness) = self.workloads {
+            controllers.push(Arc::new(Workloads(readiness)));
+        }
         let settings = Settings {
+            controllers,
             token: self.token,
             forbidden,
             exec: self.exec,
@@ -234,6 +281,9 @@ impl ApiServer {
             exec_v5: true,
             page_limit_max: None,
             aggregated: Vec::new(),
+            establish: None,
+            claims: None,
+            workloads: None,
         }
     }
 

@@ -9,6 +9,7 @@ use hyper::header::{ACCEPT, CONTENT_TYPE};
 use hyper::{Method, Request, Response};
 use serde_json::Value;
 
+use crate::controllers;
 use crate::exec::websocket::{self, Wanted};
 use crate::exec::ExecRequest;
 use crate::log::LoggedRequest;
@@ -113,6 +114,9 @@ async fn dispatch(
         "delete" => write::delete(state, &target, &name, &body)?,
         _ => return Err(ApiError::method_not_allowed()),
     };
+    if matches!(verb, "create" | "update" | "patch") {
+        controllers::after_write(state, &target.info, &value);
+    }
     Ok(json_response(code, &value))
 }
 

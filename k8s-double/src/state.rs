@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use crate::catalog::{Catalog, ResourceInfo};
+use crate::controllers::Controller;
 use crate::exec::ExecHandler;
 use crate::log::LoggedRequest;
 use crate::route::Target;
@@ -40,6 +41,8 @@ pub(crate) struct Settings {
     pub exec_v5: bool,
     pub page_limit_max: Option<usize>,
     pub aggregated: HashMap<String, AggregatedRv>,
+    /// The emulated controllers enabled, called after every write (see `controllers`).
+    pub controllers: Vec<Arc<dyn Controller>>,
 }
 
 impl Settings {

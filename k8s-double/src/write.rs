@@ -138,6 +138,8 @@ pub(crate) fn update(
     }
     if target.subresource.as_deref() == Some("status") {
         object = with_status_of(&current, &mut object);
+    } else if info.subresources.iter().any(|s| s == "status") {
+        keep_status(&mut object, &current);
     }
     keep_identity(&mut object, &current);
     let stored = store.write(&collection, key, Some(object));
@@ -210,6 +212,8 @@ pub(crate) fn patch(
     }
     if target.subresource.as_deref() == Some("status") {
         object = with_status_of(&current, &mut object);
+    } else if info.subresources.iter().any(|s| s == "status") {
+        keep_status(&mut object, &current);
     }
     keep_identity(&mut object, &current);
     let stored = store.write(&collection, key, Some(object));
@@ -379,6 +383,17 @@ fn with_status_of(current: &Value, object: &mut Value) -> Value {
         .unwrap_or_default();
     set(&mut whole, &["status"], status);
     whole
+}
+
+/// `object` with the `status` of `current`: what a write to the object itself leaves of the status
+/// when the resource has a status subresource.
+fn keep_status(object: &mut Value, current: &Value) {
+    match current.get("status") {
+        Some(status) => set(object, &["status"], status.clone()),
+        None => {
+            object_mut(object).remove("status");
+        }
+    }
 }
 
 /// `metadata` as a map, creating it (or replacing a non-object) when needed.

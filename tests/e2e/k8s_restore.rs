@@ -483,7 +483,11 @@ fn k8s_restore_round_trip_recreates_the_shop_as_sanitised_and_obeys_existing() {
     assert!(removed > 15, "{removed}");
     c.server.clear_requests();
 
-    let report = c.cairn(&s, &["restore", "latest", "--json"]).ok().json();
+    // The double runs no controllers here: nothing would bind the claim or start the pods.
+    let report = c
+        .cairn(&s, &["restore", "latest", "--json", "--no-wait"])
+        .ok()
+        .json();
     let items = by_object(&report);
     assert_eq!(items["namespaces/shop"]["action"], "created");
     assert_eq!(items["deployments.apps/shop/web"]["action"], "created");
@@ -532,9 +536,19 @@ fn k8s_restore_round_trip_recreates_the_shop_as_sanitised_and_obeys_existing() {
     );
     c.server.clear_requests();
     let update = by_object(
-        &c.cairn(&s, &["restore", "latest", "--existing", "update", "--json"])
-            .ok()
-            .json(),
+        &c.cairn(
+            &s,
+            &[
+                "restore",
+                "latest",
+                "--existing",
+                "update",
+                "--json",
+                "--no-wait",
+            ],
+        )
+        .ok()
+        .json(),
     );
     assert!(
         update.values().all(|i| i["action"] == "updated"),

@@ -15,6 +15,7 @@ mod k8s_postgres;
 mod k8s_restore;
 mod k8s_restore_data;
 mod k8s_restore_transform;
+mod k8s_restore_waits;
 mod keys;
 mod mount;
 mod readme;

@@ -25,7 +25,8 @@ pub enum K8sCommand {
     Backup(Box<k8s_backup::K8sBackupArgs>),
     /// List the workloads in scope, their volumes, and the newest snapshot covering them
     Apps(k8s_apps::K8sAppsArgs),
-    /// Restore a snapshot's objects, sanitised, renamed and ordered, into the cluster or a directory
+    /// Restore a snapshot's objects, sanitised, renamed and ordered, into the cluster (waiting for
+    /// CRDs, claims and pods, then running post-restore hooks) or a directory
     Restore(Box<k8s_restore::K8sRestoreArgs>),
 }
 

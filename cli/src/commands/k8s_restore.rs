@@ -1,13 +1,15 @@
 //! `cairn k8s restore`: a Kubernetes snapshot's objects, chosen, sanitised, renamed and ordered,
 //! created in the cluster, written as YAML files into a directory for
 //! `kubectl apply -f DIR --recursive` (`--to-dir`), or checked against the cluster (`--dry-run`).
+//! Into a cluster, it waits for CRDs, claims and workloads and runs post-restore hooks.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use cairn_engine::k8s::restore::{
     apply, dry_run, restore_to_dir, ChoiceOptions, DataOptions, Existing, K8sRestoreOptions,
-    K8sRestoreReport, Parts, SanitiseOptions,
+    K8sRestoreReport, Parts, SanitiseOptions, WaitOptions,
 };
 use cairn_engine::k8s::{ConnectOptions, VolumeMethod};
 use clap::{ArgGroup, Args};
@@ -17,7 +19,15 @@ use crate::exit::Status;
 
 /// Flags of `k8s restore`.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("target").args(["to_dir", "dry_run"])))]
+#[command(
+    group(ArgGroup::new("target").args(["to_dir", "dry_run"])),
+    after_help = "Into a cluster, restored CRDs are waited for until Established and claims until \
+                  Bound before what follows, and workloads until their pods are ready; then each \
+                  ready pod annotated post.hook.restore.cairn.io/command (a JSON array of \
+                  strings; also /container, /timeout, /on-error: Fail or Continue) runs that \
+                  command through exec. cairn exits 3 when an object failed, a wait timed out or \
+                  a hook with on-error Fail failed."
+)]
 pub struct K8sRestoreArgs {
     /// The snapshot (an id prefix or `latest`)
     pub snapshot: String,
@@ -41,6 +51,20 @@ pub struct K8sRestoreArgs {
         conflicts_with_all = ["to_dir", "dry_run"]
     )]
     pub existing: String,
+    /// How long to wait for restored CRDs to be established, claims to be bound and workloads'
+    /// pods to be ready, each (`30s`, `5m`); what is not is reported and the restore is
+    /// incomplete
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5m",
+        value_parser = parse_duration,
+        conflicts_with_all = ["to_dir", "dry_run", "no_wait"]
+    )]
+    pub wait_timeout: Duration,
+    /// Create the objects without waiting for anything, and run no post-restore hooks
+    #[arg(long, conflicts_with_all = ["to_dir", "dry_run"])]
+    pub no_wait: bool,
     /// The kubeconfig file [default: $KUBECONFIG, ~/.kube/config, else the pod's
     /// service account]
     #[arg(long, value_name = "FILE")]
@@ -92,9 +116,6 @@ pub struct K8sRestoreArgs {
     /// Write into volumes that hold data already (they are skipped otherwise)
     #[arg(long)]
     pub overwrite_data: bool,
-    /// How long to wait for claims to be bound, e.g. 90s or 5m
-    #[arg(long, value_name = "DURATION", default_value = "5m")]
-    pub wait_timeout: humantime::Duration,
     /// This machine's node name, for local volumes' node affinity [default: the host name]
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
@@ -135,12 +156,21 @@ fn options(args: &K8sRestoreArgs) -> Result<K8sRestoreOptions> {
     };
     data.volume_root = args.volume_root.clone();
     data.overwrite = args.overwrite_data;
-    data.wait = args.wait_timeout.into();
     if let Some(node) = &args.node {
         data.node = node.clone();
     }
     o.data = data;
+    let mut wait = WaitOptions::default();
+    wait.enabled = !args.no_wait;
+    wait.timeout = args.wait_timeout;
+    o.wait = wait;
     Ok(o)
+}
+
+/// A duration as `--wait-timeout` takes it: `30s`, `5m`, `1m30s`, `500ms`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}: give a duration such as 30s, 5m or 1m30s"))
 }
 
 /// Runs `k8s restore`.
@@ -156,11 +186,25 @@ pub fn run(ctx: &Context, args: &K8sRestoreArgs) -> Result<Status> {
     .with_context(|| format!("restoring snapshot {} failed", id.short()))?;
     print(ctx, &report)?;
     let failed = report.failed();
-    if failed == 0 {
+    let (waits, hooks) = (report.waits_failed(), report.hooks_failed());
+    if failed + waits + hooks == 0 {
         return Ok(Status::Ok);
     }
+    let mut problems = Vec::new();
+    if failed > 0 {
+        problems.push(format!("{failed} objects or volumes could not be restored"));
+    }
+    if waits > 0 {
+        problems.push(format!(
+            "{waits} objects did not become established, bound or ready in time"
+        ));
+    }
+    if hooks > 0 {
+        problems.push(format!("{hooks} post-restore hooks failed"));
+    }
     eprintln!(
-        "cairn: the restore is incomplete: {failed} objects or volumes could not be restored"
+        "cairn: the restore is incomplete: {} (see the report above)",
+        problems.join(", ")
     );
     Ok(Status::Incomplete)
 }
@@ -186,10 +230,6 @@ fn print(ctx: &Context, report: &K8sRestoreReport) -> Result<()> {
             None => counts.push((i.action, 1)),
         }
     }
-    let summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
-    if !summary.is_empty() {
-        ctx.out.line(format_args!("{}", summary.join(", ")))?;
-    }
     for v in &report.volumes {
         let claim = format!("volume/{}/{}", v.namespace, v.claim);
         let detail = match (&v.reason, &v.target) {
@@ -201,6 +241,45 @@ fn print(ctx: &Context, report: &K8sRestoreReport) -> Result<()> {
         };
         ctx.out
             .line(format_args!("{:<8} {claim:<60} {detail}", v.action))?;
+    }
+    for w in &report.waits {
+        let object = match &w.namespace {
+            Some(ns) => format!("{}/{ns}/{}", w.resource, w.name),
+            None => format!("{}/{}", w.resource, w.name),
+        };
+        let mut detail = format!("{}: {} in {:.1}s", w.waited_for, w.outcome, w.seconds);
+        if let Some(reason) = &w.reason {
+            detail = format!("{detail}: {reason}");
+        }
+        ctx.out
+            .line(format_args!("wait     {object:<60} {detail}"))?;
+    }
+    for h in &report.hooks {
+        let object = match (&h.pod, &h.container) {
+            (Some(pod), Some(container)) => format!("pods/{}/{pod} ({container})", h.namespace),
+            (Some(pod), None) => format!("pods/{}/{pod}", h.namespace),
+            _ => format!("{}/{}/{}", h.resource, h.namespace, h.name),
+        };
+        let command = serde_json::to_string(&h.command).unwrap_or_default();
+        let mut detail = format!("{} in {:.1}s: {command}", h.outcome, h.seconds);
+        if let Some(reason) = &h.reason {
+            detail = format!("{detail}: {reason}");
+        }
+        ctx.out
+            .line(format_args!("hook     {object:<60} {detail}"))?;
+    }
+    let mut summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
+    let waited = report.waits.len();
+    if waited > 0 {
+        let not = report.waits_failed();
+        summary.push(format!("{} waits done, {not} not", waited - not));
+    }
+    if !report.hooks.is_empty() {
+        let ok = report.hooks.iter().filter(|h| h.outcome == "ok").count();
+        summary.push(format!("{ok} hooks ok, {} not", report.hooks.len() - ok));
+    }
+    if !summary.is_empty() {
+        ctx.out.line(format_args!("{}", summary.join(", ")))?;
     }
     Ok(())
 }

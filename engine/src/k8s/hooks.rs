@@ -181,10 +181,23 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(total)
 }
 
+/// The annotations of post-restore hooks: `post.hook.restore.cairn.io/command`, ...
+pub const RESTORE_HOOK_PREFIX: &str = "post.hook.restore.cairn.io";
+
+/// The post-restore hook of one pod, from its `post.hook.restore.cairn.io/...` annotations, parsed
+/// as those of backup hooks; a malformed annotation is returned as an error message.
+pub fn restore_hooks(pod: &Value) -> (Vec<Hook>, Vec<String>) {
+    annotated(pod, RESTORE_HOOK_PREFIX, Phase::Post).unwrap_or_default()
+}
+
 /// The hooks of one pod for one phase: from its annotations, else from the rules that match its
 /// containers' images. A malformed annotation is returned as an error message to record, not a
 /// hook to run.
 pub fn pod_hooks(pod: &Value, phase: Phase, rules: &[&Rule]) -> (Vec<Hook>, Vec<String>) {
+    let prefix = format!("{}.hook.backup.cairn.io", phase.prefix());
+    if let Some(found) = annotated(pod, &prefix, phase) {
+        return found;
+    }
     let namespace = string_at(pod, "/metadata/namespace");
     let name = string_at(pod, "/metadata/name");
     let containers: Vec<(String, String)> = pod
@@ -196,69 +209,6 @@ pub fn pod_hooks(pod: &Value, phase: Phase, rules: &[&Rule]) -> (Vec<Hook>, Vec<
                 .collect()
         })
         .unwrap_or_default();
-    let annotation = |key: &str| -> Option<&str> {
-        pod.pointer("/metadata/annotations")?
-            .get(format!("{}.hook.backup.cairn.io/{key}", phase.prefix()))?
-            .as_str()
-    };
-    let hook = |container: String, source: String, command, timeout, on_error, hold| Hook {
-        namespace: namespace.clone(),
-        pod: name.clone(),
-        container,
-        phase,
-        source,
-        command,
-        timeout,
-        on_error,
-        hold,
-    };
-    if let Some(text) = annotation("command") {
-        let mut problems = Vec::new();
-        let command: Vec<String> = match serde_json::from_str::<Vec<String>>(text) {
-            Ok(c) if !c.is_empty() => c,
-            _ => {
-                problems.push(format!(
-                    "pod {namespace}/{name}: {}.hook.backup.cairn.io/command is not a JSON array \
-                     of strings",
-                    phase.prefix()
-                ));
-                return (Vec::new(), problems);
-            }
-        };
-        let container = annotation("container")
-            .map(String::from)
-            .or_else(|| containers.first().map(|(n, _)| n.clone()))
-            .unwrap_or_default();
-        let timeout = match annotation("timeout") {
-            None => DEFAULT_TIMEOUT,
-            Some(t) => parse_duration(t).unwrap_or_else(|| {
-                problems.push(format!(
-                    "pod {namespace}/{name}: timeout {t:?} is not a duration; using 30s"
-                ));
-                DEFAULT_TIMEOUT
-            }),
-        };
-        let on_error = match annotation("on-error") {
-            Some("Continue") => OnError::Continue,
-            Some("Fail") | None => OnError::Fail,
-            Some(other) => {
-                problems.push(format!(
-                    "pod {namespace}/{name}: on-error {other:?} is neither Fail nor Continue; \
-                     using Fail"
-                ));
-                OnError::Fail
-            }
-        };
-        let h = hook(
-            container,
-            "annotation".into(),
-            command,
-            timeout,
-            on_error,
-            false,
-        );
-        return (vec![h], problems);
-    }
     let mut hooks = Vec::new();
     for (container, image) in &containers {
         for rule in rules.iter().filter(|r| image_matches(image, r.images)) {
@@ -271,18 +221,80 @@ pub fn pod_hooks(pod: &Value, phase: Phase, rules: &[&Rule]) -> (Vec<Hook>, Vec<
                 let script = script.replace("{limit}", &limit);
                 let command = vec!["sh".into(), "-c".into(), script];
                 let source = format!("rule:{}", rule.name);
-                hooks.push(hook(
-                    container.clone(),
+                hooks.push(Hook {
+                    namespace: namespace.clone(),
+                    pod: name.clone(),
+                    container: container.clone(),
+                    phase,
                     source,
                     command,
-                    DEFAULT_TIMEOUT,
-                    OnError::Fail,
+                    timeout: DEFAULT_TIMEOUT,
+                    on_error: OnError::Fail,
                     hold,
-                ));
+                });
             }
         }
     }
     (hooks, Vec::new())
+}
+
+/// The hook a pod's annotations under `prefix` (`pre.hook.backup.cairn.io`) name, if they name
+/// one, with the problems of its annotations.
+fn annotated(pod: &Value, prefix: &str, phase: Phase) -> Option<(Vec<Hook>, Vec<String>)> {
+    let namespace = string_at(pod, "/metadata/namespace");
+    let name = string_at(pod, "/metadata/name");
+    let annotation = |key: &str| -> Option<&str> {
+        pod.pointer("/metadata/annotations")?
+            .get(format!("{prefix}/{key}"))?
+            .as_str()
+    };
+    let text = annotation("command")?;
+    let mut problems = Vec::new();
+    let command: Vec<String> = match serde_json::from_str::<Vec<String>>(text) {
+        Ok(c) if !c.is_empty() => c,
+        _ => {
+            problems.push(format!(
+                "pod {namespace}/{name}: {prefix}/command is not a JSON array of strings"
+            ));
+            return Some((Vec::new(), problems));
+        }
+    };
+    let container = annotation("container")
+        .or_else(|| str_at(pod, "/spec/containers/0/name"))
+        .unwrap_or_default()
+        .to_string();
+    let timeout = match annotation("timeout") {
+        None => DEFAULT_TIMEOUT,
+        Some(t) => parse_duration(t).unwrap_or_else(|| {
+            problems.push(format!(
+                "pod {namespace}/{name}: timeout {t:?} is not a duration; using 30s"
+            ));
+            DEFAULT_TIMEOUT
+        }),
+    };
+    let on_error = match annotation("on-error") {
+        Some("Continue") => OnError::Continue,
+        Some("Fail") | None => OnError::Fail,
+        Some(other) => {
+            problems.push(format!(
+                "pod {namespace}/{name}: on-error {other:?} is neither Fail nor Continue; \
+                 using Fail"
+            ));
+            OnError::Fail
+        }
+    };
+    let hook = Hook {
+        namespace,
+        pod: name,
+        container,
+        phase,
+        source: "annotation".into(),
+        command,
+        timeout,
+        on_error,
+        hold: false,
+    };
+    Some((vec![hook], problems))
 }
 
 /// True when the image's last path component, before its tag or digest, starts with a name.

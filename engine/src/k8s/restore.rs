@@ -5,12 +5,14 @@
 //! One job per module: `source` reads the manifests out of the snapshot; `choose` narrows them to
 //! what was asked; `sanitise` and `remap` rewrite each object; `order` ranks them; `plan` puts it all
 //! together; `to_dir` writes the result as YAML files that `kubectl apply` can take,
-//! `dry_run` tells what a restore into a cluster would do, and `apply` does it.
+//! `dry_run` tells what a restore into a cluster would do, and `apply` does it, with `wait` waiting
+//! for what the next objects need and `hooks` running post-restore hooks.
 
 mod apply;
 mod choose;
 mod claim_data;
 mod dry_run;
+mod hooks;
 mod into_path;
 mod into_pod;
 mod order;
@@ -23,6 +25,7 @@ mod tar_out;
 mod to_dir;
 mod transform;
 mod volume_data;
+mod wait;
 
 use cairn_repo_format::BlobId;
 use serde::Serialize;
@@ -40,10 +43,12 @@ pub use apply::{apply, Existing};
 pub use choose::ChoiceOptions;
 pub use claim_data::{DataOptions, VolumeItem};
 pub use dry_run::dry_run;
+pub use hooks::HookItem;
 pub use plan::Planned;
 pub use remap::Mappings;
 pub use sanitise::SanitiseOptions;
 pub use to_dir::restore_to_dir;
+pub use wait::{WaitItem, WaitOptions};
 
 /// Options of `k8s restore`.
 #[derive(Clone, Debug, Default)]
@@ -63,6 +68,8 @@ pub struct K8sRestoreOptions {
     pub connect: ConnectOptions,
     /// What a restore into a cluster does with objects that exist.
     pub existing: Existing,
+    /// How a restore into a cluster waits for what objects need, and for their pods.
+    pub wait: WaitOptions,
     /// `--transform`: a file of JSON-patch rules applied to the objects they match.
     pub transform: Option<std::path::PathBuf>,
     /// Objects, volume data, or both.
@@ -182,13 +189,20 @@ pub struct RestoreItem {
 }
 
 /// The outcome of a restore: every object chosen, in the restore's order (skipped and failed
-/// objects first), and the data of every claim restored.
+/// objects first), the data of every claim restored, and into a cluster also the waits and the
+/// post-restore hooks.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct K8sRestoreReport {
     /// The objects.
     pub items: Vec<RestoreItem>,
     /// The claims' data.
     pub volumes: Vec<VolumeItem>,
+    /// What a restore into a cluster waited for, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<WaitItem>,
+    /// The post-restore hooks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookItem>,
 }
 
 impl K8sRestoreReport {
@@ -196,5 +210,15 @@ impl K8sRestoreReport {
     pub fn failed(&self) -> usize {
         let objects = self.items.iter().filter(|i| i.action == "failed").count();
         objects + self.volumes.iter().filter(|v| v.action == "failed").count()
+    }
+
+    /// How many waits did not succeed (a claim not bound, pods not ready, ...).
+    pub fn waits_failed(&self) -> usize {
+        self.waits.iter().filter(|w| !w.done()).count()
+    }
+
+    /// How many hooks did not succeed with on-error `Fail`.
+    pub fn hooks_failed(&self) -> usize {
+        self.hooks.iter().filter(|h| h.fails_restore()).count()
     }
 }

@@ -2,6 +2,7 @@
 //! exists skipped, replaced (`PUT` with its current resource version) or failed as `--existing`
 //! says. Custom resources whose CRD the restore created wait until discovery serves them. Owner
 //! references to owners this restore created or replaced are kept, with the owners' new uids.
+//! Between ranks and at the end it waits (`wait`) and runs post-restore hooks (`hooks`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -9,12 +10,14 @@ use std::time::{Duration, Instant};
 use cairn_repo_format::Snapshot;
 use http::Method;
 
+use super::hooks::run_hooks;
 use super::into_path::write_local;
 use super::order::rank;
 use super::plan::Planned;
 use super::provision::provision;
 use super::sanitise::owner_references;
-use super::volume_data::{into_node_local, into_pods};
+use super::volume_data::{into_node_local, into_pods, Pending};
+use super::wait::Waiter;
 use super::{K8sRestoreOptions, K8sRestoreReport, RestoreItem};
 use crate::indexed::Indexed;
 use crate::k8s::client::Cluster;
@@ -64,14 +67,20 @@ pub fn apply(
     let claims = options.claims_with_data(repo, &snapshot.tree, &planned)?;
     let (rt, cluster) = Cluster::connect_blocking(&options.connect)?;
     let data = &options.data;
+    let wait = if options.wait.enabled {
+        options.wait.timeout
+    } else {
+        Duration::ZERO
+    };
     let mut volumes = Vec::new();
     if !options.parts.objects() {
-        let (done, pending) = into_node_local(&rt, &cluster, repo, snapshot, claims, data)?;
+        let (done, pending) = into_node_local(&rt, &cluster, repo, snapshot, claims, data, wait)?;
         volumes.extend(done);
         volumes.extend(into_pods(&rt, &cluster, repo, pending, data)?);
         return Ok(K8sRestoreReport {
             items: Vec::new(),
             volumes,
+            ..Default::default()
         });
     }
     let mut claims = Some(claims);
@@ -96,22 +105,30 @@ pub fn apply(
             ));
         }
     }
+    let mut waiter = Waiter::new(&cluster, options.wait);
+    let mut created = BTreeMap::new();
+    let after_claims = rank("persistentvolumeclaims") + 1;
     let storage = planned
         .iter()
-        .position(|p| p.rank > rank("persistentvolumeclaims"))
+        .position(|p| p.rank >= after_claims)
         .unwrap_or(planned.len());
-    let mut created = BTreeMap::new();
     let (first, rest) = planned.split_at(storage);
+    let existing = options.existing;
     rt.block_on(create_all(
         &cluster,
         first,
-        options.existing,
+        existing,
         &mut items,
         &mut created,
+        &mut waiter,
     ))?;
+    // Claims bound by now have their data written before any workload is created; those that
+    // bind once a pod uses them (WaitForFirstConsumer) get theirs once the workloads are up.
+    rt.block_on(waiter.before(after_claims))?;
     let pending = match claims {
         Some(claims) => {
-            let (done, pending) = into_node_local(&rt, &cluster, repo, snapshot, claims, data)?;
+            let (done, pending) =
+                into_node_local(&rt, &cluster, repo, snapshot, claims, data, Duration::ZERO)?;
             volumes.extend(done);
             pending
         }
@@ -120,12 +137,24 @@ pub fn apply(
     rt.block_on(create_all(
         &cluster,
         rest,
-        options.existing,
+        existing,
         &mut items,
         &mut created,
+        &mut waiter,
     ))?;
+    rt.block_on(waiter.finish())?;
+    let late = pending.into_iter().map(Pending::into_claim).collect();
+    let (done, pending) =
+        into_node_local(&rt, &cluster, repo, snapshot, late, data, Duration::ZERO)?;
+    volumes.extend(done);
     volumes.extend(into_pods(&rt, &cluster, repo, pending, data)?);
-    Ok(K8sRestoreReport { items, volumes })
+    let hooks = rt.block_on(run_hooks(&cluster, &waiter.workloads))?;
+    Ok(K8sRestoreReport {
+        items,
+        volumes,
+        waits: waiter.waits,
+        hooks,
+    })
 }
 
 /// The resource as the object's own `apiVersion` names it (the URL and body must agree).
@@ -145,6 +174,7 @@ async fn create_all(
     existing: Existing,
     items: &mut Vec<RestoreItem>,
     created: &mut BTreeMap<String, String>,
+    waiter: &mut Waiter<'_>,
 ) -> Result<(), K8sError> {
     let served = |types: Vec<ResourceType>| -> HashMap<String, ResourceType> {
         types.into_iter().map(|t| (t.name(), t)).collect()
@@ -156,6 +186,11 @@ async fn create_all(
         .map(|p| p.name.as_str())
         .collect();
     for p in planned {
+        waiter.before(p.rank).await?;
+        if let Some(reason) = waiter.blocked(&p.resource) {
+            items.push(p.item("failed", Some(reason)));
+            continue;
+        }
         if !types.contains_key(&p.resource) && crds.contains(p.resource.as_str()) {
             let start = Instant::now();
             while !types.contains_key(&p.resource) && start.elapsed() < CRD_WAIT {
@@ -180,6 +215,9 @@ async fn create_all(
             Ok((item, new_uid)) => {
                 if let (Some(old), Some(new)) = (&p.uid, new_uid) {
                     created.insert(old.clone(), new);
+                }
+                if matches!(item.action, "created" | "updated") {
+                    waiter.restored(p, &resource, &object);
                 }
                 item
             }

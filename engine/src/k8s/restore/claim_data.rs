@@ -2,7 +2,6 @@
 //! snapshot holds data for, how it is put back, and the report of each.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use cairn_repo_format::{Entry, EntryKind};
 use serde::Serialize;
@@ -24,8 +23,6 @@ pub struct DataOptions {
     pub node: String,
     /// `--overwrite-data`: write into volumes that hold data already.
     pub overwrite: bool,
-    /// How long to wait for a claim to be bound.
-    pub wait: Duration,
 }
 
 impl Default for DataOptions {
@@ -35,7 +32,6 @@ impl Default for DataOptions {
             volume_root: None,
             node: crate::sys::host_name(),
             overwrite: false,
-            wait: Duration::from_secs(300),
         }
     }
 }

@@ -52,7 +52,11 @@ pub fn dry_run(
     if options.parts.objects() {
         rt.block_on(check(&cluster, &planned, &mut items))?;
     }
-    Ok(K8sRestoreReport { items, volumes })
+    Ok(K8sRestoreReport {
+        items,
+        volumes,
+        ..Default::default()
+    })
 }
 
 /// A name as one segment of a URL path: bytes other than unreserved ones percent-encoded.

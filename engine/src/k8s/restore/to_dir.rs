@@ -80,8 +80,8 @@ pub fn restore_to_dir(
         .collect::<Result<Vec<_>, K8sError>>()?;
     if !options.parts.objects() {
         return Ok(K8sRestoreReport {
-            items: Vec::new(),
             volumes,
+            ..Default::default()
         });
     }
     let mut made: HashSet<PathBuf> = HashSet::new();
@@ -126,5 +126,9 @@ pub fn restore_to_dir(
         made.insert(relative);
         items.push(item);
     }
-    Ok(K8sRestoreReport { items, volumes })
+    Ok(K8sRestoreReport {
+        items,
+        volumes,
+        ..Default::default()
+    })
 }

@@ -28,9 +28,17 @@ pub struct Pending {
     why_not: Vec<String>,
 }
 
+impl Pending {
+    /// The claim, for another try.
+    pub fn into_claim(self) -> ClaimData {
+        self.claim
+    }
+}
+
 /// Writes each claim's data into its bound PV's path when that is on this machine, waiting for
-/// the claims to be bound at most `options.wait` in all; returns what was done and the claims left
-/// for [`into_pods`]. Only a cluster that cannot be reached or refuses cairn is an error.
+/// the claims to be bound at most `wait` in all (a restore into a cluster has waited already);
+/// returns what was done and the claims left for [`into_pods`]. Only a cluster that cannot be
+/// reached or refuses cairn is an error.
 pub fn into_node_local(
     rt: &Runtime,
     cluster: &Cluster,
@@ -38,10 +46,11 @@ pub fn into_node_local(
     snapshot: &Snapshot,
     claims: Vec<ClaimData>,
     options: &DataOptions,
+    wait: Duration,
 ) -> Result<(Vec<VolumeItem>, Vec<Pending>), K8sError> {
     let mut done = Vec::new();
     let mut pending = Vec::new();
-    let deadline = Instant::now() + options.wait;
+    let deadline = Instant::now() + wait;
     for claim in claims {
         if !matches!(options.method, VolumeMethod::Auto | VolumeMethod::NodeLocal) {
             pending.push(Pending {
@@ -50,7 +59,7 @@ pub fn into_node_local(
             });
             continue;
         }
-        match rt.block_on(local_path(cluster, &claim, options, deadline))? {
+        match rt.block_on(local_path(cluster, &claim, &options.node, deadline))? {
             Ok(path) => done.push(write_local(
                 repo,
                 snapshot,
@@ -72,7 +81,7 @@ pub fn into_node_local(
 async fn local_path(
     cluster: &Cluster,
     claim: &ClaimData,
-    options: &DataOptions,
+    node: &str,
     deadline: Instant,
 ) -> Result<Result<std::path::PathBuf, String>, K8sError> {
     let path = format!(
@@ -99,9 +108,7 @@ async fn local_path(
                     .get_json(&format!("/api/v1/persistentvolumes/{}", segment(volume)))
                     .await
                 {
-                    Ok(pv) if claimed_by(&pv, claim) => {
-                        return Ok(node_local_path(&pv, &options.node))
-                    }
+                    Ok(pv) if claimed_by(&pv, claim) => return Ok(node_local_path(&pv, node)),
                     Ok(_) => {}
                     Err(e) if e.status() == Some(404) => {}
                     Err(e) => return Ok(Err(format!("its volume {volume}: {e}"))),
@@ -109,10 +116,9 @@ async fn local_path(
             }
         }
         if Instant::now() >= deadline {
-            return Ok(Err(format!(
-                "not bound within {}s (no provisioner, or no matching PV?)",
-                options.wait.as_secs()
-            )));
+            return Ok(Err(
+                "the claim is not bound to a volume (no provisioner, or no matching PV?)".into(),
+            ));
         }
         tokio::time::sleep(POLL).await;
     }
