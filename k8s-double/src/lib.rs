@@ -54,6 +54,10 @@
 //! - A log of every request ([`ApiServer::requests`]).
 //! - Marking a group as served by an extension API server that rejects or ignores
 //!   resourceVersion semantics ([`Builder::aggregated`]).
+//! - Opt-in emulated controllers, told of every successful write through the API: CSI snapshots
+//!   and claims provisioned from them on local directories ([`Builder::csi_driver`], which also
+//!   serves the `snapshot.storage.k8s.io/v1` group), and Jobs run as local processes
+//!   ([`Builder::run_jobs`]). Their own documentation says what they leave out.
 //!
 //! # What it leaves out
 //!
@@ -63,8 +67,8 @@
 //!   created) in, whichever version the URL names. Resources a real server stores once and serves
 //!   under two groups (Events in `v1` and `events.k8s.io`) are two separate collections here.
 //! - Admission, defaulting, schema validation, managedFields bookkeeping, generation, and every
-//!   controller: nothing reacts to a write (no ReplicaSets for a new Deployment, no namespace
-//!   cleanup). Server-side apply does not track field ownership or conflicts.
+//!   controller not enabled above: nothing else reacts to a write (no ReplicaSets for a new
+//!   Deployment, no namespace cleanup). Server-side apply does not track field ownership or conflicts.
 //! - Pod state: exec works in any recorded pod, although the recorded pods are Pending; no
 //!   terminal is allocated for `tty=true`.
 //! - Authentication beyond one bearer token (anonymous requests are refused, not given
@@ -72,6 +76,7 @@
 
 mod catalog;
 mod continue_token;
+mod controllers;
 mod error;
 mod exec;
 mod fixtures;

@@ -9,6 +9,7 @@ use hyper::header::{ACCEPT, CONTENT_TYPE};
 use hyper::{Method, Request, Response};
 use serde_json::Value;
 
+use crate::controllers::{self, Write};
 use crate::exec::websocket::{self, Wanted};
 use crate::exec::ExecRequest;
 use crate::log::LoggedRequest;
@@ -113,6 +114,20 @@ async fn dispatch(
         "delete" => write::delete(state, &target, &name, &body)?,
         _ => return Err(ApiError::method_not_allowed()),
     };
+    if verb != "list" && verb != "get" {
+        let object_name = value["metadata"]["name"].as_str().unwrap_or(&name);
+        controllers::after_write(
+            state,
+            &Write {
+                verb,
+                resource: target.info.qualified(),
+                subresource: target.subresource.as_deref(),
+                namespace: target.namespace.as_deref(),
+                name: object_name,
+                object: (verb != "delete").then_some(&value),
+            },
+        );
+    }
     Ok(json_response(code, &value))
 }
 
