@@ -88,22 +88,25 @@ pub(crate) fn safe_component(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains('/')
 }
 
-/// Copies a file, or a directory tree (files, directories, symlinks, permissions), from `from` to
-/// the new path `to`.
+/// Copies a file, or a directory tree (files, directories, symlinks, permissions, modification
+/// times of files and directories), from `from` to the new path `to`, as a snapshot keeps them.
 pub(crate) fn copy_data(from: &Path, to: &Path) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     if meta.file_type().is_symlink() {
-        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
-    } else if meta.is_dir() {
+        return std::os::unix::fs::symlink(std::fs::read_link(from)?, to);
+    }
+    if meta.is_dir() {
         std::fs::create_dir(to)?;
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
             copy_data(&entry.path(), &to.join(entry.file_name()))?;
         }
-        std::fs::set_permissions(to, meta.permissions())
+        std::fs::set_permissions(to, meta.permissions())?;
     } else {
-        std::fs::copy(from, to).map(drop)
+        std::fs::copy(from, to)?;
     }
+    let times = std::fs::FileTimes::new().set_modified(meta.modified()?);
+    std::fs::File::open(to)?.set_times(times)
 }
 
 /// Removes a file or a directory tree; one that is gone already is not an error.

@@ -180,7 +180,7 @@ impl SnapshotController {
             "spec": {
                 "driver": self.driver.name,
                 "deletionPolicy": "Delete",
-                "source": {"volumeHandle": claim},
+                "source": {"volumeHandle": pvc["spec"]["volumeName"]},
                 "volumeSnapshotClassName": snapshot["spec"]["volumeSnapshotClassName"],
                 "volumeSnapshotRef": {"kind": "VolumeSnapshot", "apiVersion": format!("{GROUP}/v1"),
                                       "namespace": namespace, "name": snapshot["metadata"]["name"],
