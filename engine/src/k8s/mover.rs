@@ -119,20 +119,23 @@ fn credential_env(location: &str) -> Vec<(String, Zeroizing<String>)> {
 
 /// How one claim is moved: the facts the objects are made from.
 #[derive(Clone, Debug)]
-pub(super) struct Plan {
+pub(super) struct Plan<'a> {
     /// The `VolumeSnapshotClass`.
     pub class: String,
+    /// Repository, image, timeout.
+    pub mover: &'a MoverOptions,
 }
 
 /// Whether the csi-snapshot method applies to a claim bound to `pv`, and with which class; else
 /// why not.
-pub(super) fn plan(ctx: &DataContext<'_>, pv: Option<&Value>) -> Result<Plan, String> {
+pub(super) fn plan<'a>(ctx: &DataContext<'a>, pv: Option<&Value>) -> Result<Plan<'a>, String> {
     let Some(mover) = ctx.mover else {
         return Err("no repository credentials were given for the mover Job".into());
     };
     if let Some(class) = &mover.snapshot_class {
         return Ok(Plan {
             class: class.clone(),
+            mover,
         });
     }
     let driver = pv
@@ -147,7 +150,7 @@ pub(super) fn plan(ctx: &DataContext<'_>, pv: Option<&Value>) -> Result<Plan, St
             _ => format!("cannot list VolumeSnapshotClasses: {e}"),
         })?;
     objects::class_for(&classes, driver)
-        .map(|class| Plan { class })
+        .map(|class| Plan { class, mover })
         .ok_or_else(|| {
             format!(
                 "no VolumeSnapshotClass for the CSI driver {driver}: create one or give \
@@ -161,14 +164,11 @@ pub(super) fn plan(ctx: &DataContext<'_>, pv: Option<&Value>) -> Result<Plan, St
 pub(super) fn back_up_claim(
     ctx: &DataContext<'_>,
     claim: &Claim<'_>,
-    plan: &Plan,
+    plan: &Plan<'_>,
     root: &mut MemDir,
     rec: &mut VolumeRecord,
 ) -> Result<(), K8sError> {
     rec.method = VolumeMethod::CsiSnapshot.as_str();
-    let Some(mover) = ctx.mover else {
-        return Ok(());
-    };
     let tag = format!(
         "{MOVER_TAG_PREFIX}{}",
         hex::encode(rand::random::<[u8; 8]>())
@@ -177,7 +177,7 @@ pub(super) fn back_up_claim(
         claim,
         class: &plan.class,
         tag: &tag,
-        options: mover,
+        options: plan.mover,
     };
     let run = ctx.rt.block_on(lifecycle::run(ctx.cluster, &spec));
     rec.leftovers = run.leftovers;
