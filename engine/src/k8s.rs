@@ -39,7 +39,10 @@ pub use discovery::ResourceType;
 pub use error::K8sError;
 pub use hooks::RULES;
 pub use labels::Selector;
-pub use mover::{MoverOptions, DEFAULT_MOVER_IMAGE, DEFAULT_MOVER_TIMEOUT, MOVER_TAG_PREFIX};
+pub use mover::{
+    restore_volume, MoverOptions, RestoredVolume, VolumeRestore, DEFAULT_MOVER_IMAGE,
+    DEFAULT_MOVER_TIMEOUT, MOVER_TAG_PREFIX,
+};
 pub use plan::{ObjectPlan, Skipped, StoredObject};
 pub use select::{ClusterResources, SelectionOptions, EXCLUDE_LABEL};
 pub use volumes::VolumeMethod;

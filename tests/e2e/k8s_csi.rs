@@ -282,3 +282,100 @@ fn k8s_csi_snapshot_of_a_block_claim_streams_its_device() {
     assert_eq!(disk_volume["bytes"], 2 << 20);
     assert_eq!(left_in_cluster(&c), Vec::<String>::new());
 }
+
+#[test]
+fn k8s_csi_restore_volume_fills_a_new_claim_through_a_job_and_deletes_it_when_that_fails() {
+    use cairn_engine::k8s::{
+        restore_volume, Cluster as K8sCluster, ConnectOptions, K8sError, MoverOptions,
+        VolumeRestore,
+    };
+    let s = Scratch::new();
+    s.init();
+    let (c, data) = csi_cluster(&s, Path::new(CAIRN), |b| b);
+    c.cairn(&s, &["backup", "-n", "vault"]).ok();
+    c.server
+        .put(
+            "storageclasses.storage.k8s.io",
+            json!({"metadata": {"name": "csi-hostpath"}, "provisioner": DRIVER}),
+        )
+        .unwrap();
+    let mut connect = ConnectOptions::default();
+    connect.kubeconfig = Some(c.kubeconfig.clone());
+    let (rt, cluster) = K8sCluster::connect_blocking(&connect).unwrap();
+    let options = MoverOptions::new(s.repo().to_str().unwrap(), PASSWORD.as_bytes());
+    let mut request =
+        VolumeRestore::new("vault", "restored", "1Gi", "latest", "volumes/vault/data");
+    request.storage_class = Some("csi-hostpath".into());
+    let done = rt
+        .block_on(restore_volume(&cluster, &options, &request))
+        .unwrap();
+    assert_eq!(done.claim, "restored");
+    assert!(done.leftovers.is_empty(), "{:?}", done.leftovers);
+    let claim = c
+        .server
+        .get("persistentvolumeclaims", Some("vault"), "restored")
+        .unwrap()
+        .unwrap();
+    let pv = claim["spec"]["volumeName"].as_str().unwrap();
+    let pv = c
+        .server
+        .get("persistentvolumes", None, pv)
+        .unwrap()
+        .unwrap();
+    let filled = s
+        .join("csi")
+        .join(pv["spec"]["csi"]["volumeHandle"].as_str().unwrap());
+    let cmp = Compare {
+        owner: false,
+        dir_mtime: false,
+        xattrs: false,
+    };
+    assert_same_tree(&data, &filled, cmp);
+    assert!(c
+        .server
+        .objects("jobs.batch", Some("vault"))
+        .unwrap()
+        .is_empty());
+    let secrets = c.server.objects("secrets", Some("vault")).unwrap();
+    assert!(secrets.is_empty(), "{secrets:?}");
+
+    // A path the snapshot does not hold: the Job fails, and the claim goes with the rest.
+    request.claim = "broken".into();
+    request.path = "volumes/vault/nothing".into();
+    let err = rt
+        .block_on(restore_volume(&cluster, &options, &request))
+        .unwrap_err();
+    match &err {
+        K8sError::VolumeRestore {
+            claim, leftovers, ..
+        } => {
+            assert_eq!(claim, "vault/broken");
+            assert!(leftovers.is_empty(), "{leftovers:?}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("failed"), "{err}");
+    assert!(c
+        .server
+        .get("persistentvolumeclaims", Some("vault"), "broken")
+        .unwrap()
+        .is_none());
+    assert!(c
+        .server
+        .objects("jobs.batch", Some("vault"))
+        .unwrap()
+        .is_empty());
+    assert!(c
+        .server
+        .objects("secrets", Some("vault"))
+        .unwrap()
+        .is_empty());
+    let claims: Vec<String> = c
+        .server
+        .objects("persistentvolumeclaims", Some("vault"))
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(claims, ["data", "restored"]);
+}

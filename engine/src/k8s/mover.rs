@@ -7,11 +7,13 @@
 //! the cluster is deleted at the end, also when a step failed or timed out.
 //!
 //! `objects` builds the objects, `lifecycle` creates, waits for and deletes them, and `graft`
-//! takes the Job's snapshot into the application's tree.
+//! takes the Job's snapshot into the application's tree. `restore` goes the other way: a new
+//! claim filled by a Job that runs `cairn restore`.
 
 mod graft;
 mod lifecycle;
 mod objects;
+mod restore;
 
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ use super::data::{DataContext, VolumeRecord};
 use super::error::K8sError;
 use super::memtree::MemDir;
 use super::volumes::{Claim, VolumeMethod};
+
+pub use restore::{restore_volume, RestoredVolume, VolumeRestore};
 
 /// The image the mover Job runs by default: this version of cairn.
 pub const DEFAULT_MOVER_IMAGE: &str =

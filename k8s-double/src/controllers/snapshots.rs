@@ -14,7 +14,8 @@
 //! - A claim created with a `dataSource` of a ready `VolumeSnapshot` is provisioned at once: a PV
 //!   `pvc-<claim uid>` of the driver (reclaim policy `Delete`) whose data is a copy of the
 //!   snapshot's, bound to the claim. A claim whose snapshot is not ready stays `Pending` for good
-//!   (nothing retries), where a real provisioner would wait.
+//!   (nothing retries), where a real provisioner would wait. A claim without a data source whose
+//!   StorageClass has the driver as `provisioner` gets such a PV with an empty directory.
 //! - Deleting a `VolumeSnapshot` deletes its content and the copy; deleting a claim deletes the PVs
 //!   provisioned for it here and their data.
 //!
@@ -24,6 +25,7 @@
 //! [`Builder::csi_driver`]: crate::Builder::csi_driver
 //! [`Builder::snapshots_never_ready`]: crate::Builder::snapshots_never_ready
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -211,39 +213,41 @@ impl SnapshotController {
         }
     }
 
-    /// Provisions a claim whose data source is a ready snapshot.
+    /// Provisions a claim whose data source is a ready snapshot (with a copy of its data), or
+    /// that has no data source and a storage class of the driver (empty).
     fn provision(&self, state: &State, namespace: &str, claim: &Value) {
         let source = &claim["spec"]["dataSource"];
-        if source["kind"] != "VolumeSnapshot" || source["apiGroup"] != GROUP {
-            return;
-        }
-        let Some(snapshot) = source["name"].as_str() else {
-            return;
-        };
-        let snapshot = state
-            .get(SNAPSHOTS, Some(namespace), snapshot)
-            .ok()
-            .flatten();
-        let Some(handle) = snapshot
-            .filter(|s| s["status"]["readyToUse"] == true)
-            .and_then(|s| {
-                let content = s["status"]["boundVolumeSnapshotContentName"].as_str()?;
-                let content = state.get(CONTENTS, None, content).ok()??;
-                content["status"]["snapshotHandle"]
-                    .as_str()
-                    .map(String::from)
-            })
-        else {
-            return;
+        let from = if source.is_null() {
+            let class = claim["spec"]["storageClassName"]
+                .as_str()
+                .unwrap_or_default();
+            let class = state.get("storageclasses.storage.k8s.io", None, class);
+            let ours = class
+                .ok()
+                .flatten()
+                .is_some_and(|c| c["provisioner"].as_str() == Some(self.driver.name.as_str()));
+            if !ours {
+                return;
+            }
+            None
+        } else {
+            match self.snapshot_data(state, namespace, source) {
+                Some(from) => Some(from),
+                None => return,
+            }
         };
         let uid = claim["metadata"]["uid"].as_str().unwrap_or_default();
         let claim_name = claim["metadata"]["name"].as_str().unwrap_or_default();
         let volume = format!("pvc-{uid}");
-        if !safe_component(&handle) || !safe_component(uid) {
+        if !safe_component(uid) {
             return;
         }
-        let from = self.driver.root.join("snapshots").join(&handle);
-        if let Err(e) = copy_data(&from, &self.driver.root.join(&volume)) {
+        let to = self.driver.root.join(&volume);
+        let made = match &from {
+            Some(from) => copy_data(from, &to),
+            None => std::fs::create_dir_all(&to),
+        };
+        if let Err(e) = made {
             eprintln!("k8s-double: provisioning {namespace}/{claim_name}: {e}");
             return;
         }
@@ -272,6 +276,23 @@ impl SnapshotController {
         if let Err(e) = stored {
             eprintln!("k8s-double: provisioning {namespace}/{claim_name}: {e}");
         }
+    }
+
+    /// The data of the ready snapshot a claim's `dataSource` names, if it is one.
+    fn snapshot_data(&self, state: &State, namespace: &str, source: &Value) -> Option<PathBuf> {
+        if source["kind"] != "VolumeSnapshot" || source["apiGroup"] != GROUP {
+            return None;
+        }
+        let snapshot = state
+            .get(SNAPSHOTS, Some(namespace), source["name"].as_str()?)
+            .ok()??;
+        if snapshot["status"]["readyToUse"] != true {
+            return None;
+        }
+        let content = snapshot["status"]["boundVolumeSnapshotContentName"].as_str()?;
+        let content = state.get(CONTENTS, None, content).ok()??;
+        let handle = content["status"]["snapshotHandle"].as_str()?;
+        safe_component(handle).then(|| self.driver.root.join("snapshots").join(handle))
     }
 
     /// Deletes the PVs provisioned here for a deleted claim, and their data.

@@ -22,10 +22,11 @@ pub(super) struct Run {
     pub leftovers: Vec<String>,
 }
 
-/// An object the run created: how to name it and where to delete it.
-struct Created {
+/// An object a run created: how to name it and where to delete it.
+pub(super) struct Created {
     what: String,
-    path: String,
+    /// Its URL path.
+    pub path: String,
 }
 
 /// Runs the mover of one claim: Secret, `VolumeSnapshot`, clone, Job; then deletes them all.
@@ -33,15 +34,21 @@ pub(super) async fn run(cluster: &Cluster, spec: &MoverSpec<'_>) -> Run {
     let deadline = Instant::now() + spec.options.timeout;
     let mut created = Vec::new();
     let outcome = steps(cluster, spec, deadline, &mut created).await;
+    let leftovers = delete_all(cluster, &created).await;
+    Run { outcome, leftovers }
+}
+
+/// Deletes what a run created, dependents first (the Job uses the clone and the Secret, the clone
+/// the snapshot); what could not be deleted, with the reason.
+pub(super) async fn delete_all(cluster: &Cluster, created: &[Created]) -> Vec<String> {
     let mut leftovers = Vec::new();
-    // Dependents first: the Job uses the clone and the Secret, the clone the snapshot.
     for c in created.iter().rev() {
         if let Err(e) = cluster.delete(&c.path).await {
             tracing::warn!("cannot delete {}: {e}", c.what);
             leftovers.push(format!("{}: {e}; delete it with kubectl", c.what));
         }
     }
-    Run { outcome, leftovers }
+    leftovers
 }
 
 async fn steps(
@@ -57,7 +64,7 @@ async fn steps(
         "secrets",
         "Secret",
         ns,
-        &objects::secret(spec),
+        &objects::secret(ns, spec.options),
         created,
     )
     .await?;
@@ -103,9 +110,20 @@ async fn steps(
         created,
     )
     .await?;
-    let job = objects::job(spec, &secret.name, &clone.name);
+    let job = objects::mover_job(spec, &secret.name, &clone.name);
     let job = create(cluster, "jobs", "Job", ns, &job, created).await?;
-    let finished = wait(cluster, &job, deadline, |o| {
+    wait_job(cluster, &job, ns, deadline, &limit).await
+}
+
+/// Waits until the Job has a `Complete` or `Failed` condition, or the deadline passes.
+pub(super) async fn wait_job(
+    cluster: &Cluster,
+    job: &Object,
+    ns: &str,
+    deadline: Instant,
+    limit: &str,
+) -> Result<(), String> {
+    let finished = wait(cluster, job, deadline, |o| {
         let conditions = o.pointer("/status/conditions")?.as_array()?;
         conditions.iter().find_map(|c| {
             if c.get("status")?.as_str()? != "True" {
@@ -134,19 +152,21 @@ async fn steps(
 }
 
 /// A created object: the path of its collection and its name.
-struct Object {
+pub(super) struct Object {
     collection: String,
-    name: String,
+    /// Its name.
+    pub name: String,
 }
 
 impl Object {
-    fn path(&self) -> String {
+    /// Its URL path.
+    pub fn path(&self) -> String {
         format!("{}/{}", self.collection, self.name)
     }
 }
 
 /// Creates `object` in `resource` of `namespace` and notes it in `created` for the cleanup.
-async fn create(
+pub(super) async fn create(
     cluster: &Cluster,
     resource: &str,
     kind: &str,
@@ -199,7 +219,7 @@ async fn wait<T>(
 }
 
 /// A duration as `--mover-timeout` takes it, in whole seconds.
-fn humanize(d: Duration) -> String {
+pub(super) fn humanize(d: Duration) -> String {
     let secs = d.as_secs();
     match (secs / 3600, secs % 3600 / 60, secs % 60) {
         (0, 0, s) => format!("{s}s"),

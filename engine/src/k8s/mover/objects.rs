@@ -1,5 +1,6 @@
 //! The objects a mover creates, as the API expects them: a Secret, a `VolumeSnapshot`, a claim
-//! made from it and a Job. Every one is labelled as cairn's and excluded from backups.
+//! made from it and a Job. Every one is labelled as cairn's and excluded from backups (but for the
+//! claim a restore fills, which is the application's).
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -62,7 +63,8 @@ pub(super) fn class_for(list: &Value, driver: &str) -> Option<String> {
         .map(String::from)
 }
 
-fn labels() -> Value {
+/// The labels of the mover's objects: cairn's, and never backed up.
+pub(super) fn labels() -> Value {
     json!({"app.kubernetes.io/managed-by": "cairn", "backup.cairn.io/exclude": "true"})
 }
 
@@ -70,18 +72,17 @@ fn metadata(namespace: &str) -> Value {
     json!({"generateName": NAME_PREFIX, "namespace": namespace, "labels": labels()})
 }
 
-/// The Secret the Job takes its environment from: `CAIRN_REPOSITORY`, `CAIRN_PASSWORD` and the
-/// object storage credentials.
-pub(super) fn secret(spec: &MoverSpec<'_>) -> Value {
+/// The Secret a Job in `namespace` takes its environment from: `CAIRN_REPOSITORY`,
+/// `CAIRN_PASSWORD` and the object storage credentials.
+pub(super) fn secret(namespace: &str, o: &MoverOptions) -> Value {
     let b64 = |bytes: &[u8]| Value::from(base64::engine::general_purpose::STANDARD.encode(bytes));
-    let o = spec.options;
     let mut data = Map::new();
     data.insert("CAIRN_REPOSITORY".into(), b64(o.repository.as_bytes()));
     data.insert("CAIRN_PASSWORD".into(), b64(&o.password));
     for (k, v) in &o.env {
         data.insert(k.clone(), b64(v.as_bytes()));
     }
-    json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata(spec.claim.namespace),
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata(namespace),
            "type": "Opaque", "data": data})
 }
 
@@ -131,36 +132,65 @@ pub(super) fn mover_args(spec: &MoverSpec<'_>) -> Vec<String> {
     args
 }
 
-/// The Job: one pod, never retried, that runs cairn on the clone mounted read-only, with its
-/// environment from the Secret.
-pub(super) fn job(spec: &MoverSpec<'_>, secret: &str, clone: &str) -> Value {
+/// How a Job's container sees its claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Access {
+    /// A file system mounted read-only at [`DATA_PATH`].
+    ReadOnly,
+    /// A file system mounted writable at [`DATA_PATH`].
+    ReadWrite,
+    /// A block device at [`DEVICE_PATH`].
+    Device,
+}
+
+/// A Job in `namespace`: one pod, never retried, that runs cairn with `args` and the claim
+/// `claim` as `access` says, its environment from the Secret `secret`.
+pub(super) fn job(
+    namespace: &str,
+    options: &MoverOptions,
+    args: Vec<String>,
+    secret: &str,
+    claim: &str,
+    access: Access,
+) -> Value {
     let mut container = json!({
         "name": "cairn",
-        "image": spec.options.image,
-        "args": mover_args(spec),
+        "image": options.image,
+        "args": args,
         "envFrom": [{"secretRef": {"name": secret}}],
     });
-    if spec.claim.block {
+    let read_only = access == Access::ReadOnly;
+    if access == Access::Device {
         container["volumeDevices"] = json!([{"name": "data", "devicePath": DEVICE_PATH}]);
     } else {
         container["volumeMounts"] =
-            json!([{"name": "data", "mountPath": DATA_PATH, "readOnly": true}]);
+            json!([{"name": "data", "mountPath": DATA_PATH, "readOnly": read_only}]);
     }
-    // A block device cannot be attached read-only by every driver; the container only reads it.
     let volume = json!({"name": "data",
-                        "persistentVolumeClaim": {"claimName": clone,
-                                                  "readOnly": !spec.claim.block}});
-    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(spec.claim.namespace),
+                        "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}});
+    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(namespace),
            "spec": {
                "backoffLimit": 0,
                "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
-               "activeDeadlineSeconds": spec.options.timeout.as_secs().max(1),
+               "activeDeadlineSeconds": options.timeout.as_secs().max(1),
                "template": {
                    "metadata": {"labels": labels()},
                    "spec": {"restartPolicy": "Never",
                             "automountServiceAccountToken": false,
                             "containers": [container],
                             "volumes": [volume]}}}})
+}
+
+/// The backup mover's Job: `clone` mounted read-only, or as a device for a block claim (which
+/// not every driver can attach read-only; the container only reads it).
+pub(super) fn mover_job(spec: &MoverSpec<'_>, secret: &str, clone: &str) -> Value {
+    let access = if spec.claim.block {
+        Access::Device
+    } else {
+        Access::ReadOnly
+    };
+    let (ns, o) = (spec.claim.namespace, spec.options);
+    job(ns, o, mover_args(spec), secret, clone, access)
 }
 
 #[cfg(test)]
@@ -188,11 +218,11 @@ mod tests {
             tag: "cairn-mover=01",
             options: &options,
         };
-        let s = secret(&spec);
+        let s = secret("shop", &options);
         assert_eq!(s["data"]["CAIRN_REPOSITORY"], "L3Nydi9yZXBv");
         assert_eq!(s["data"]["CAIRN_PASSWORD"], "czNjcmV0");
         assert_eq!(s["metadata"]["labels"]["backup.cairn.io/exclude"], "true");
-        let j = job(&spec, "cairn-mover-x", "cairn-mover-y");
+        let j = mover_job(&spec, "cairn-mover-x", "cairn-mover-y");
         let pod = &j["spec"]["template"]["spec"];
         assert_eq!(j["spec"]["backoffLimit"], 0);
         assert_eq!(
@@ -226,7 +256,7 @@ mod tests {
         };
         let args = mover_args(&spec);
         assert!(args.ends_with(&["data.img", "--", "cat", DEVICE_PATH].map(String::from)));
-        let j = job(&spec, "s", "c");
+        let j = mover_job(&spec, "s", "c");
         let container = &j["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(container["volumeDevices"][0]["devicePath"], DEVICE_PATH);
         assert_eq!(clone_claim(&spec, "x", None)["spec"]["volumeMode"], "Block");
