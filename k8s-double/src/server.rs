@@ -115,7 +115,8 @@ impl Builder {
 
     /// Runs Jobs whose container image is `image` (with any `:tag` or `@digest`) as local
     /// processes of `binary`, the image's entrypoint (see the crate documentation). Repeatable;
-    /// the first Job-running call also enables the Job runner.
+    /// the first call enables the Job runner. To make Jobs fail, map the image to a program that
+    /// exits non-zero.
     pub fn run_jobs(mut self, image: &str, binary: impl Into<PathBuf>) -> Self {
         self.job_images.push((image.to_string(), binary.into()));
         self

@@ -72,7 +72,7 @@ pub struct K8sBackupArgs {
     pub time: Option<jiff::Timestamp>,
 }
 
-fn options(args: &K8sBackupArgs, mover: MoverOptions) -> Result<K8sBackupOptions> {
+fn options(args: &K8sBackupArgs) -> Result<K8sBackupOptions> {
     let mut selection = SelectionOptions::default();
     selection.namespaces = args.scope.globs();
     selection.exclude_namespaces = args.scope.exclude_namespaces.clone();
@@ -92,7 +92,6 @@ fn options(args: &K8sBackupArgs, mover: MoverOptions) -> Result<K8sBackupOptions
     o.host = args.host.clone();
     o.tags = super::split_tags(&args.tags);
     o.time = args.time;
-    o.mover = Some(mover);
     Ok(o)
 }
 
@@ -108,8 +107,9 @@ fn mover(ctx: &Context, args: &K8sBackupArgs, password: &[u8]) -> Result<MoverOp
 
 /// Runs `k8s backup`.
 pub fn run(ctx: &Context, args: &K8sBackupArgs) -> Result<Status> {
+    let mut options = options(args)?;
     let (repo, password) = ctx.open_keeping_password()?;
-    let options = options(args, mover(ctx, args, password.bytes())?)?;
+    options.mover = Some(mover(ctx, args, password.bytes())?);
     drop(password);
     // A writer session first, so a concurrent prune never deletes what this backup relies on.
     let repo = repo.load_index_for_writing("k8s backup")?;

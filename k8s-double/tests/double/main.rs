@@ -1,6 +1,7 @@
 //! The double driven by the real `kube` client, as cairn drives a cluster.
 
 mod auth;
+mod controllers;
 mod discovery;
 mod exec;
 mod list;
