@@ -316,13 +316,16 @@ impl Context {
 
     /// Opens the repository.
     pub fn open(&self) -> Result<Repository> {
+        Ok(self.open_keeping_password()?.0)
+    }
+
+    /// Opens the repository and keeps the password, for a command that hands it on (the
+    /// Kubernetes mover Job), so that it is asked for once.
+    pub fn open_keeping_password(&self) -> Result<(Repository, Password)> {
         let backend = self.backend(false)?;
         let password = self.password(false)?;
-        Ok(Repository::open(
-            backend,
-            password.bytes(),
-            &self.open_options(),
-        )?)
+        let repo = Repository::open(backend, password.bytes(), &self.open_options())?;
+        Ok((repo, password))
     }
 
     /// Opens the repository and loads its index.

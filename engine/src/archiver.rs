@@ -62,6 +62,22 @@ impl Counters {
         }
     }
 
+    /// Adds what another backup of the same data counted (a Kubernetes mover's snapshot).
+    #[cfg(feature = "k8s")]
+    pub fn add(&self, s: &Summary) {
+        for (c, n) in [
+            (&self.files_new, s.files_new),
+            (&self.files_changed, s.files_changed),
+            (&self.files_unmodified, s.files_unmodified),
+            (&self.dirs, s.dirs),
+            (&self.others, s.others),
+            (&self.bytes_read, s.bytes_read),
+            (&self.bytes_total, s.bytes_total),
+        ] {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     pub fn count_file(&self, had_parent: bool, size: u64) {
         let c = if had_parent {
             &self.files_changed

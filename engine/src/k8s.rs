@@ -5,7 +5,7 @@
 //! `discovery` finds the resources a cluster serves; `read` lists them at one resource version;
 //! `select` and `plan` decide which objects are stored and why others are skipped; `manifests` and
 //! `yaml` write them into the snapshot tree (`memtree`) from memory; `volumes`, `tar_stream`, `hooks`
-//! and `data` read volume data with the hooks around it; `backup` runs it all, and `apps` tells
+//! and `data` read volume data with the hooks around it, `mover` through a CSI snapshot and a Job; `backup` runs it all, and `apps` tells
 //! which workloads a repository protects. `restore` brings a snapshot's objects back.
 
 mod apps;
@@ -21,6 +21,7 @@ mod hooks;
 mod labels;
 mod manifests;
 pub(crate) mod memtree;
+mod mover;
 mod object;
 mod plan;
 mod read;
@@ -38,6 +39,10 @@ pub use discovery::ResourceType;
 pub use error::K8sError;
 pub use hooks::RULES;
 pub use labels::Selector;
+pub use mover::{
+    restore_volume, MoverOptions, RestoredVolume, VolumeRestore, DEFAULT_MOVER_IMAGE,
+    DEFAULT_MOVER_TIMEOUT, MOVER_TAG_PREFIX,
+};
 pub use plan::{ObjectPlan, Skipped, StoredObject};
 pub use select::{ClusterResources, SelectionOptions, EXCLUDE_LABEL};
 pub use volumes::VolumeMethod;

@@ -69,6 +69,10 @@
 //!   resource has a `status` subresource, as the real server does.
 //! - Marking a group as served by an extension API server that rejects or ignores
 //!   resourceVersion semantics ([`Builder::aggregated`]).
+//! - Opt-in emulated controllers, told of every successful write through the API: CSI snapshots
+//!   and claims provisioned from them on local directories ([`Builder::csi_driver`], which also
+//!   serves the `snapshot.storage.k8s.io/v1` group), and Jobs run as local processes
+//!   ([`Builder::run_jobs`]). Their own documentation says what they leave out.
 //!
 //! # What it leaves out
 //!

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,14 +14,16 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::catalog::{qualified, Catalog, ResourceInfo};
-use crate::controllers::{Claims, Controller, Crds, Establish, Readiness, Workloads};
+use crate::catalog::{qualified, Catalog};
+use crate::controllers::jobs::JobRunner;
+use crate::controllers::snapshots::{self, SnapshotController};
+use crate::controllers::{Claims, Controller, Crds, CsiDriver, Establish, Readiness, Workloads};
 use crate::error::Error;
 use crate::exec::{ExecHandler, LocalProcess};
 use crate::fixtures::{Fixtures, RecordedList};
 use crate::kubeconfig::kubeconfig;
 use crate::log::LoggedRequest;
-use crate::meta::{new_uid, now_rfc3339, set};
+use crate::meta::set;
 use crate::service;
 use crate::state::{AggregatedRv, Forbidden, Settings, State};
 use crate::store::{object_key, Store};
@@ -39,6 +41,9 @@ pub struct Builder {
     establish: Option<Establish>,
     claims: Option<Vec<(String, PathBuf)>>,
     workloads: Option<Readiness>,
+    csi: Option<CsiDriver>,
+    snapshots_ready: bool,
+    job_images: Vec<(String, PathBuf)>,
 }
 
 impl Builder {
@@ -124,10 +129,71 @@ impl Builder {
         self
     }
 
+    /// Emulates the CSI driver `driver`, whose volumes (PVs with `spec.csi.driver` of that name)
+    /// keep their data at `root/<volumeHandle>` on this machine, with the external snapshotter:
+    /// serves `snapshot.storage.k8s.io/v1`, takes `VolumeSnapshot`s of claims by copying their
+    /// data under `root/snapshots/`, and provisions claims whose `dataSource` is a snapshot (see
+    /// the crate documentation).
+    pub fn csi_driver(mut self, driver: &str, root: impl Into<PathBuf>) -> Self {
+        self.csi = Some(CsiDriver {
+            name: driver.to_string(),
+            root: root.into(),
+        });
+        self
+    }
+
+    /// Leaves every `VolumeSnapshot` `readyToUse: false` for good, as a snapshotter that is stuck.
+    pub fn snapshots_never_ready(mut self) -> Self {
+        self.snapshots_ready = false;
+        self
+    }
+
+    /// Runs Jobs whose container image is `image` (with any `:tag` or `@digest`) as local
+    /// processes of `binary`, the image's entrypoint (see the crate documentation). Repeatable;
+    /// the first call enables the Job runner. To make Jobs fail, map the image to a program that
+    /// exits non-zero.
+    pub fn run_jobs(mut self, image: &str, binary: impl Into<PathBuf>) -> Self {
+        self.job_images.push((image.to_string(), binary.into()));
+        self
+    }
+
+    /// The emulated controllers enabled.
+    fn controllers(&self) -> Vec<Arc<dyn Controller>> {
+        let mut out: Vec<Arc<dyn Controller>> = Vec::new();
+        if let Some(establish) = self.establish {
+            out.push(Arc::new(Crds(establish)));
+        }
+        if let Some(provisioners) = &self.claims {
+            out.push(Arc::new(Claims {
+                provisioners: provisioners.clone(),
+            }));
+        }
+        if let Some(readiness) = self.workloads {
+            out.push(Arc::new(Workloads(readiness)));
+        }
+        if let Some(driver) = &self.csi {
+            out.push(Arc::new(SnapshotController {
+                driver: driver.clone(),
+                ready: self.snapshots_ready,
+            }));
+        }
+        if !self.job_images.is_empty() {
+            out.push(Arc::new(JobRunner {
+                images: self.job_images.clone(),
+                driver: self.csi.clone(),
+                running: Mutex::default(),
+            }));
+        }
+        out
+    }
+
     /// Loads the fixtures and starts serving on `127.0.0.1` at a free port, on a thread of its
     /// own; the server stops when the [`ApiServer`] is dropped.
     pub fn start(self) -> Result<ApiServer, Error> {
-        let fixtures = Fixtures::load(&recording_dir(&self.fixtures))?;
+        let mut fixtures = Fixtures::load(&recording_dir(&self.fixtures))?;
+        if self.csi.is_some() {
+            snapshots::serve_api(&mut fixtures.discovery);
+        }
         let (catalog, store) = self.load(fixtures.discovery, fixtures.lists)?;
         let mut forbidden = Vec::new();
         for (resource, namespace) in &self.forbidden {
@@ -149,16 +215,7 @@ impl Builder {
                 namespace: namespace.clone(),
             });
         }
-        let mut controllers: Vec<Arc<dyn Controller>> = Vec::new();
-        if let Some(establish) = self.establish {
-            controllers.push(Arc::new(Crds(establish)));
-        }
-        if let Some(provisioners) = self.claims {
-            controllers.push(Arc::new(Claims { provisioners }));
-        }
-        if let Some(readiness) = self.workloads {
-            controllers.push(Arc::new(Workloads(readiness)));
-        }
+        let controllers = self.controllers();
         let settings = Settings {
             controllers,
             token: self.token,
@@ -178,7 +235,7 @@ impl Builder {
         discovery: Vec<crate::fixtures::Document>,
         lists: Vec<RecordedList>,
     ) -> Result<(Catalog, Store), Error> {
-        let custom_groups: BTreeSet<String> = lists
+        let mut custom_groups: BTreeSet<String> = lists
             .iter()
             .filter(|l| {
                 l.group == "apiextensions.k8s.io" && l.resource == "customresourcedefinitions"
@@ -186,6 +243,10 @@ impl Builder {
             .flat_map(|l| &l.items)
             .filter_map(|crd| crd["spec"]["group"].as_str().map(str::to_string))
             .collect();
+        if self.csi.is_some() {
+            // A cluster serves the snapshot group through the external snapshotter's CRDs.
+            custom_groups.insert(snapshots::GROUP.to_string());
+        }
         let stored_versions: HashMap<(String, String), String> = lists
             .iter()
             .map(|l| {
@@ -284,6 +345,9 @@ impl ApiServer {
             establish: None,
             claims: None,
             workloads: None,
+            csi: None,
+            snapshots_ready: true,
+            job_images: Vec::new(),
         }
     }
 
@@ -362,18 +426,7 @@ impl ApiServer {
     /// The current objects of `resource` (`configmaps`, `deployments.apps`), in `namespace` or
     /// in all namespaces, as stored (with `kind` and `apiVersion`).
     pub fn objects(&self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, Error> {
-        let info = self.state.catalog.by_name(resource)?;
-        let prefix = namespace.map(|ns| format!("{ns}/")).unwrap_or_default();
-        let store = self.state.store();
-        let page = store.list(
-            &self.state.collection(&info),
-            &prefix,
-            store.current(),
-            None,
-            None,
-            &|_| true,
-        );
-        Ok(page.items.iter().map(|o| (**o).clone()).collect())
+        self.state.objects(resource, namespace)
     }
 
     /// One current object, if it exists.
@@ -383,47 +436,14 @@ impl ApiServer {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Option<Value>, Error> {
-        let info = self.state.catalog.by_name(resource)?;
-        let key = object_key(namespace.filter(|_| info.namespaced), name);
-        let store = self.state.store();
-        Ok(store
-            .get(&self.state.collection(&info), &key)
-            .map(|o| (*o).clone()))
+        self.state.get(resource, namespace, name)
     }
 
     /// Creates or replaces an object of `resource` behind the API's back (no checks but a name),
     /// as another client of the cluster would; it gets the next resourceVersion, and a uid and
     /// creation time when new. Returns the stored object.
-    pub fn put(&self, resource: &str, mut object: Value) -> Result<Value, Error> {
-        let info = self.state.catalog.by_name(resource)?;
-        let name = object["metadata"]["name"]
-            .as_str()
-            .ok_or_else(|| Error::InvalidObject("no metadata.name".into()))?
-            .to_string();
-        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
-        if info.namespaced && namespace.is_none() {
-            return Err(Error::InvalidObject(format!(
-                "{} is namespaced: metadata.namespace is required",
-                info.qualified()
-            )));
-        }
-        let key = object_key(namespace.as_deref().filter(|_| info.namespaced), &name);
-        let collection = self.state.collection(&info);
-        let mut store = self.state.store();
-        let existing = store.get(&collection, &key);
-        let (uid, created) = match &existing {
-            Some(current) => (
-                current["metadata"]["uid"].clone(),
-                current["metadata"]["creationTimestamp"].clone(),
-            ),
-            None => (json!(new_uid()), json!(now_rfc3339())),
-        };
-        set(&mut object, &["kind"], json!(info.kind));
-        set(&mut object, &["apiVersion"], json!(info.api_version()));
-        set(&mut object, &["metadata", "uid"], uid);
-        set(&mut object, &["metadata", "creationTimestamp"], created);
-        let stored = store.write(&collection, key, Some(object));
-        Ok(stored.map(|o| (*o).clone()).unwrap_or_default())
+    pub fn put(&self, resource: &str, object: Value) -> Result<Value, Error> {
+        self.state.put(resource, object)
     }
 
     /// Deletes an object behind the API's back; returns it if it existed.
@@ -433,15 +453,7 @@ impl ApiServer {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Option<Value>, Error> {
-        let info: Arc<ResourceInfo> = self.state.catalog.by_name(resource)?;
-        let key = object_key(namespace.filter(|_| info.namespaced), name);
-        let collection = self.state.collection(&info);
-        let mut store = self.state.store();
-        let existing = store.get(&collection, &key);
-        if existing.is_some() {
-            store.write(&collection, key, None);
-        }
-        Ok(existing.map(|o| (*o).clone()))
+        self.state.remove(resource, namespace, name)
     }
 }
 

@@ -9,7 +9,7 @@ use hyper::header::{ACCEPT, CONTENT_TYPE};
 use hyper::{Method, Request, Response};
 use serde_json::Value;
 
-use crate::controllers;
+use crate::controllers::{self, Write};
 use crate::exec::websocket::{self, Wanted};
 use crate::exec::ExecRequest;
 use crate::log::LoggedRequest;
@@ -114,8 +114,20 @@ async fn dispatch(
         "delete" => write::delete(state, &target, &name, &body)?,
         _ => return Err(ApiError::method_not_allowed()),
     };
-    if matches!(verb, "create" | "update" | "patch") {
-        controllers::after_write(state, &target.info, &value);
+    if verb != "list" && verb != "get" {
+        let object_name = value["metadata"]["name"].as_str().unwrap_or(&name);
+        controllers::after_write(
+            state,
+            &Write {
+                verb,
+                info: &target.info,
+                resource: target.info.qualified(),
+                subresource: target.subresource.as_deref(),
+                namespace: target.namespace.as_deref(),
+                name: object_name,
+                object: (verb != "delete").then_some(&value),
+            },
+        );
     }
     Ok(json_response(code, &value))
 }

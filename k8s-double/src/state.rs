@@ -5,13 +5,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use serde_json::{json, Value};
 
 use crate::catalog::{Catalog, ResourceInfo};
 use crate::controllers::Controller;
+use crate::error::Error;
 use crate::exec::ExecHandler;
 use crate::log::LoggedRequest;
+use crate::meta::{new_uid, now_rfc3339, set};
 use crate::route::Target;
-use crate::store::{CollectionKey, Store};
+use crate::store::{object_key, CollectionKey, Store};
 
 /// How an aggregated API server (one served by an extension API server, such as metrics-server)
 /// treats resourceVersion semantics on lists.
@@ -41,7 +44,7 @@ pub(crate) struct Settings {
     pub exec_v5: bool,
     pub page_limit_max: Option<usize>,
     pub aggregated: HashMap<String, AggregatedRv>,
-    /// The emulated controllers enabled, called after every write (see `controllers`).
+    /// The emulated controllers enabled, told of every write through the API.
     pub controllers: Vec<Arc<dyn Controller>>,
 }
 
@@ -99,5 +102,89 @@ impl State {
     /// The store's key for a resource's objects.
     pub fn collection(&self, info: &ResourceInfo) -> CollectionKey {
         (info.group.clone(), info.resource.clone())
+    }
+
+    /// The current object of `resource` (`pods`, `jobs.batch`), if it exists.
+    pub fn get(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, Error> {
+        let info = self.catalog.by_name(resource)?;
+        let key = object_key(namespace.filter(|_| info.namespaced), name);
+        let store = self.store();
+        Ok(store
+            .get(&self.collection(&info), &key)
+            .map(|o| (*o).clone()))
+    }
+
+    /// Creates or replaces an object of `resource` behind the API's back (no checks but a name),
+    /// as another client of the cluster would; it gets the next resourceVersion, and a uid and
+    /// creation time when new. Returns the stored object.
+    pub fn put(&self, resource: &str, mut object: Value) -> Result<Value, Error> {
+        let info = self.catalog.by_name(resource)?;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .ok_or_else(|| Error::InvalidObject("no metadata.name".into()))?
+            .to_string();
+        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+        if info.namespaced && namespace.is_none() {
+            return Err(Error::InvalidObject(format!(
+                "{} is namespaced: metadata.namespace is required",
+                info.qualified()
+            )));
+        }
+        let key = object_key(namespace.as_deref().filter(|_| info.namespaced), &name);
+        let collection = self.collection(&info);
+        let mut store = self.store();
+        let existing = store.get(&collection, &key);
+        let (uid, created) = match &existing {
+            Some(current) => (
+                current["metadata"]["uid"].clone(),
+                current["metadata"]["creationTimestamp"].clone(),
+            ),
+            None => (json!(new_uid()), json!(now_rfc3339())),
+        };
+        set(&mut object, &["kind"], json!(info.kind));
+        set(&mut object, &["apiVersion"], json!(info.api_version()));
+        set(&mut object, &["metadata", "uid"], uid);
+        set(&mut object, &["metadata", "creationTimestamp"], created);
+        let stored = store.write(&collection, key, Some(object));
+        Ok(stored.map(|o| (*o).clone()).unwrap_or_default())
+    }
+
+    /// Deletes an object behind the API's back; returns it if it existed.
+    pub fn remove(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, Error> {
+        let info = self.catalog.by_name(resource)?;
+        let key = object_key(namespace.filter(|_| info.namespaced), name);
+        let collection = self.collection(&info);
+        let mut store = self.store();
+        let existing = store.get(&collection, &key);
+        if existing.is_some() {
+            store.write(&collection, key, None);
+        }
+        Ok(existing.map(|o| (*o).clone()))
+    }
+
+    /// The current objects of `resource` in `namespace`, or in all namespaces.
+    pub fn objects(&self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, Error> {
+        let info = self.catalog.by_name(resource)?;
+        let prefix = namespace.map(|ns| format!("{ns}/")).unwrap_or_default();
+        let store = self.store();
+        let page = store.list(
+            &self.collection(&info),
+            &prefix,
+            store.current(),
+            None,
+            None,
+            &|_| true,
+        );
+        Ok(page.items.iter().map(|o| (**o).clone()).collect())
     }
 }

@@ -11,6 +11,7 @@ mod browse;
 mod faults;
 mod generations;
 mod k8s;
+mod k8s_csi;
 mod k8s_postgres;
 mod k8s_restore;
 mod k8s_restore_data;

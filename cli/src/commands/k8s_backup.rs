@@ -2,7 +2,8 @@
 
 use anyhow::{Context as _, Result};
 use cairn_engine::k8s::{
-    backup, ClusterResources, K8sBackupOptions, K8sBackupOutcome, SelectionOptions, VolumeMethod,
+    backup, ClusterResources, K8sBackupOptions, K8sBackupOutcome, MoverOptions, SelectionOptions,
+    VolumeMethod, DEFAULT_MOVER_IMAGE,
 };
 use clap::Args;
 use serde_json::{json, Value};
@@ -46,6 +47,17 @@ pub struct K8sBackupArgs {
     /// How to read volume data: auto, node-local, exec, csi-snapshot or none
     #[arg(long, value_name = "METHOD", default_value = "auto")]
     pub volume_method: String,
+    /// csi-snapshot: the VolumeSnapshotClass to snapshot claims with [default: the class (marked
+    /// default, else the first) of the volume's CSI driver]
+    #[arg(long, value_name = "CLASS")]
+    pub snapshot_class: Option<String>,
+    /// csi-snapshot: the image of the mover Job, whose entrypoint is cairn; the Job's pod must
+    /// reach the repository at the same location as this cairn
+    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_MOVER_IMAGE)]
+    pub mover_image: String,
+    /// csi-snapshot: how long one claim's snapshot, clone and Job may take ("30m", "90s")
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub mover_timeout: std::time::Duration,
     /// Quiesce databases with built-in hooks: postgres, mysql, mongodb, cassandra, redis
     #[arg(long = "rule", value_name = "NAME[,NAME]")]
     pub rules: Vec<String>,
@@ -83,11 +95,24 @@ fn options(args: &K8sBackupArgs) -> Result<K8sBackupOptions> {
     Ok(o)
 }
 
+/// What the csi-snapshot method's Job gets: this repository's location and password, and the
+/// mover flags.
+fn mover(ctx: &Context, args: &K8sBackupArgs, password: &[u8]) -> Result<MoverOptions> {
+    let mut m = MoverOptions::new(ctx.location()?, password);
+    m.image = args.mover_image.clone();
+    m.timeout = args.mover_timeout;
+    m.snapshot_class = args.snapshot_class.clone();
+    Ok(m)
+}
+
 /// Runs `k8s backup`.
 pub fn run(ctx: &Context, args: &K8sBackupArgs) -> Result<Status> {
-    let options = options(args)?;
+    let mut options = options(args)?;
+    let (repo, password) = ctx.open_keeping_password()?;
+    options.mover = Some(mover(ctx, args, password.bytes())?);
+    drop(password);
     // A writer session first, so a concurrent prune never deletes what this backup relies on.
-    let repo = ctx.open()?.load_index_for_writing("k8s backup")?;
+    let repo = repo.load_index_for_writing("k8s backup")?;
     let bar = Bar::new(ctx, Work::Backup);
     let outcome = backup(&repo, &options, &bar);
     bar.finish();

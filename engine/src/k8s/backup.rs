@@ -15,6 +15,7 @@ use super::error::K8sError;
 use super::hooks::rules;
 use super::manifests::write_manifests;
 use super::memtree::{MemDir, Stamp};
+use super::mover::MoverOptions;
 use super::object::name_of;
 use super::plan::{plan, ObjectPlan};
 use super::read::{read_cluster, ClusterState};
@@ -50,6 +51,9 @@ pub struct K8sBackupOptions {
     pub tags: Vec<String>,
     /// Time to record (default: now).
     pub time: Option<Timestamp>,
+    /// The repository and credentials for the csi-snapshot method's Job; without them that method
+    /// does not apply.
+    pub mover: Option<MoverOptions>,
 }
 
 /// What a Kubernetes backup produced.
@@ -132,6 +136,7 @@ pub fn backup(
         archiver: &archiver,
         stamp: &stamp,
         parent_tree: parent.as_ref().map(|(_, p)| p.tree),
+        mover: options.mover.as_ref(),
     };
     let (volumes, mut warnings) =
         pool.install(|| back_up_volumes(&ctx, &objects.stored, &mut root))?;
@@ -143,6 +148,11 @@ pub fn backup(
     errors.extend(archiver.take_errors());
     // Volumes left unread by request need no warning; an unbound claim does.
     let asked_none = options.volume_method == VolumeMethod::None;
+    warnings.extend(volumes.iter().flat_map(|v| {
+        v.leftovers
+            .iter()
+            .map(|l| format!("volume {}/{}: left behind: {l}", v.namespace, v.claim))
+    }));
     let unread = volumes.iter().filter(|v| !v.incomplete && !asked_none);
     warnings.extend(unread.filter_map(|v| {
         Some(format!(

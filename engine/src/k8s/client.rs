@@ -197,6 +197,22 @@ impl Cluster {
         self.send(path, request).await
     }
 
+    /// `DELETE path` with `propagationPolicy: Background`; an object that is already gone is not an
+    /// error.
+    pub async fn delete(&self, path: &str) -> Result<(), K8sError> {
+        let body =
+            br#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"}"#;
+        let request = http::Request::delete(path)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .map_err(|e| K8sError::InvalidInput(format!("{path}: {e}")))?;
+        match self.send(path, request).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn send(&self, what: &str, request: http::Request<Vec<u8>>) -> Result<Value, K8sError> {
         let text = self
             .client

@@ -15,6 +15,7 @@ use super::error::K8sError;
 use super::exec::{kept_stderr, Held, Outcome, Target};
 use super::hooks::{pod_hooks, Hook, OnError, Phase, Rule, HOLD_LIMIT, HOLD_MARKER};
 use super::memtree::{MemDir, Stamp};
+use super::mover::{self, MoverOptions};
 use super::plan::{Listing, StoredObject};
 use super::select::{skip_reason, Selection};
 use super::tar_stream::{unpack, StreamFailure};
@@ -68,6 +69,9 @@ pub struct VolumeRecord {
     /// Why it was not (fully) stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the csi-snapshot mover created but could not delete, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<String>,
     /// True when the missing data makes the backup incomplete.
     #[serde(skip)]
     pub incomplete: bool,
@@ -97,6 +101,8 @@ pub struct DataContext<'a> {
     pub stamp: &'a Stamp,
     /// The root tree of the parent snapshot, whose unchanged node-local files are not read again.
     pub parent_tree: Option<BlobId>,
+    /// What the csi-snapshot method's Job needs, when it may be used.
+    pub mover: Option<&'a MoverOptions>,
 }
 
 /// Runs the hooks and reads every stored claim's data into `root`; returns the records and the
@@ -309,8 +315,11 @@ fn read_claim(
             Err(e) => why_not.push(format!("node-local: {e}")),
         }
     }
-    if ctx.method == VolumeMethod::CsiSnapshot {
-        why_not.push("csi-snapshot: designed in spec/kubernetes.md, not built yet".into());
+    if matches!(ctx.method, VolumeMethod::Auto | VolumeMethod::CsiSnapshot) {
+        match mover::plan(ctx, ctx.volumes.get(volume).copied()) {
+            Ok(plan) => return mover::back_up_claim(ctx, claim, &plan, root, rec),
+            Err(e) => why_not.push(format!("csi-snapshot: {e}")),
+        }
     }
     if matches!(ctx.method, VolumeMethod::Auto | VolumeMethod::Exec) {
         match found.first() {
@@ -324,7 +333,8 @@ fn read_claim(
     Ok(())
 }
 
-fn volumes_dir<'r>(root: &'r mut MemDir, namespace: &str) -> &'r mut MemDir {
+/// The directory of `namespace`'s volumes in the snapshot's tree.
+pub(super) fn volumes_dir<'r>(root: &'r mut MemDir, namespace: &str) -> &'r mut MemDir {
     root.dir(&[b"volumes", namespace.as_bytes()])
 }
 

@@ -61,9 +61,32 @@ pub enum K8sError {
     /// Streaming volume data to or from a pod failed.
     #[error("{0}")]
     Stream(String),
+    /// A volume could not be restored through a Job; what it created was deleted but for
+    /// `leftovers`.
+    #[error(
+        "restoring the volume of claim {claim}: {message}{}",
+        leftovers_text(leftovers)
+    )]
+    VolumeRestore {
+        /// The claim, as `namespace/name`.
+        claim: String,
+        /// What went wrong.
+        message: String,
+        /// What could not be deleted, with the reason.
+        leftovers: Vec<String>,
+    },
     /// Reading or writing the repository failed.
     #[error(transparent)]
     Repository(#[from] crate::error::Error),
+}
+
+/// `; left behind: ...` when something could not be deleted.
+fn leftovers_text(leftovers: &[String]) -> String {
+    if leftovers.is_empty() {
+        String::new()
+    } else {
+        format!("; left behind: {}", leftovers.join("; "))
+    }
 }
 
 impl K8sError {

@@ -19,7 +19,8 @@ pub enum VolumeMethod {
     Auto,
     /// Read a hostPath or local PV's path on this machine.
     NodeLocal,
-    /// A CSI snapshot read by a Job (designed, not built).
+    /// A CSI `VolumeSnapshot` of the claim, read by a Job that runs cairn (the mover) on a claim
+    /// made from it; its snapshot is grafted into the application's.
     CsiSnapshot,
     /// Stream through `exec` from a pod that mounts the claim.
     Exec,
@@ -70,6 +71,10 @@ pub struct Claim<'a> {
     pub block: bool,
     /// The bound PV's name, when bound.
     pub volume: Option<&'a str>,
+    /// `spec.storageClassName`.
+    pub storage_class: Option<&'a str>,
+    /// `spec.resources.requests.storage`.
+    pub size: Option<&'a str>,
 }
 
 impl<'a> Claim<'a> {
@@ -81,6 +86,8 @@ impl<'a> Claim<'a> {
             name: s("/metadata/name").unwrap_or_default(),
             block: s("/spec/volumeMode") == Some("Block"),
             volume: s("/spec/volumeName").filter(|v| !v.is_empty()),
+            storage_class: s("/spec/storageClassName").filter(|v| !v.is_empty()),
+            size: s("/spec/resources/requests/storage"),
         }
     }
 }

@@ -14,8 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{get, is, list, put, Controller};
-use crate::catalog::ResourceInfo;
+use super::{get, is, list, put, Controller, Write};
 use crate::meta::set;
 use crate::state::State;
 
@@ -26,7 +25,10 @@ pub(crate) struct Claims {
 }
 
 impl Controller for Claims {
-    fn written(&self, state: &Arc<State>, info: &ResourceInfo, object: &Value) {
+    fn after_write(&self, state: &Arc<State>, write: &Write<'_>) {
+        let Some((info, object)) = write.stored() else {
+            return;
+        };
         if is(info, "", "persistentvolumeclaims") {
             self.bind(state, object, false);
         } else if is(info, "", "pods") {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{condition, get, is, later, put, Controller};
-use crate::catalog::{CustomResource, ResourceInfo};
+use super::{condition, get, is, later, put, Controller, Write};
+use crate::catalog::CustomResource;
 use crate::meta::set;
 use crate::state::State;
 
@@ -30,7 +30,10 @@ pub enum Establish {
 pub(crate) struct Crds(pub Establish);
 
 impl Controller for Crds {
-    fn written(&self, state: &Arc<State>, info: &ResourceInfo, object: &Value) {
+    fn after_write(&self, state: &Arc<State>, write: &Write<'_>) {
+        let Some((info, object)) = write.stored() else {
+            return;
+        };
         if !is(info, "apiextensions.k8s.io", "customresourcedefinitions") || established(object) {
             return;
         }

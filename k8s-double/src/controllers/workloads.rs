@@ -15,8 +15,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{announce, condition, is, list, put, Controller};
-use crate::catalog::ResourceInfo;
+use super::{announce, condition, is, list, put, Controller, Write};
 use crate::meta::{generate_name, set};
 use crate::state::State;
 
@@ -33,7 +32,10 @@ pub enum Readiness {
 pub(crate) struct Workloads(pub Readiness);
 
 impl Controller for Workloads {
-    fn written(&self, state: &Arc<State>, info: &ResourceInfo, object: &Value) {
+    fn after_write(&self, state: &Arc<State>, write: &Write<'_>) {
+        let Some((info, object)) = write.stored() else {
+            return;
+        };
         if is(info, "", "pods") {
             if object["status"]["phase"].is_null() {
                 put(state, "pods", self.started(object.clone()));

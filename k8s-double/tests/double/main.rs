@@ -2,6 +2,7 @@
 
 mod auth;
 mod controllers;
+mod csi;
 mod discovery;
 mod exec;
 mod list;

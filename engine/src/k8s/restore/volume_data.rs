@@ -147,6 +147,8 @@ pub fn into_pods(
                 name: &claim.name,
                 block: claim.block(),
                 volume: None,
+                storage_class: None,
+                size: None,
             };
             match rt.block_on(pods_of(cluster, &claim.namespace)) {
                 Ok(pods) => match mounts(&pods, &wanted).first() {
