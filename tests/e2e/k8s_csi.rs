@@ -379,3 +379,106 @@ fn k8s_csi_restore_volume_fills_a_new_claim_through_a_job_and_deletes_it_when_th
         .collect();
     assert_eq!(claims, ["data", "restored"]);
 }
+
+#[test]
+fn k8s_restore_data_mover_creates_each_claim_and_fills_it_through_a_job() {
+    let s = Scratch::new();
+    s.init();
+    let (c, data) = csi_cluster(&s, Path::new(CAIRN), |b| b);
+    // The claim has a class whose provisioner is the driver, so its copy is provisioned anew.
+    c.server
+        .put(
+            "storageclasses.storage.k8s.io",
+            json!({"metadata": {"name": "csi-hostpath"}, "provisioner": DRIVER}),
+        )
+        .unwrap();
+    let mut claim = c
+        .server
+        .get("persistentvolumeclaims", Some("vault"), "data")
+        .unwrap()
+        .unwrap();
+    claim["spec"]["storageClassName"] = "csi-hostpath".into();
+    c.server.put("persistentvolumeclaims", claim).unwrap();
+    c.cairn(&s, &["backup", "-n", "vault"]).ok();
+    let report = c
+        .cairn(
+            &s,
+            &[
+                "restore",
+                "latest",
+                "-n",
+                "vault",
+                "--namespace-mapping",
+                "vault:vault2",
+                "--volume-method",
+                "data-mover",
+                "--no-wait",
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
+    let v = &report["volumes"][0];
+    assert_eq!(
+        (
+            v["claim"].as_str(),
+            v["method"].as_str(),
+            v["action"].as_str()
+        ),
+        (Some("data"), Some("data-mover"), Some("restored")),
+        "{report:#}"
+    );
+    // The claim, as the snapshot had it, was created by the mover and holds the data.
+    let claim = c
+        .server
+        .get("persistentvolumeclaims", Some("vault2"), "data")
+        .unwrap()
+        .expect("the restored claim");
+    assert_eq!(claim["spec"]["storageClassName"], "csi-hostpath");
+    let pv = claim["spec"]["volumeName"].as_str().unwrap();
+    let pv = c
+        .server
+        .get("persistentvolumes", None, pv)
+        .unwrap()
+        .unwrap();
+    let filled = s
+        .join("csi")
+        .join(pv["spec"]["csi"]["volumeHandle"].as_str().unwrap());
+    let same = Compare {
+        owner: false,
+        dir_mtime: false,
+        xattrs: false,
+    };
+    assert_same_tree(&data, &filled, same);
+    // Its Job and Secret are gone; the claim was created before the Job that filled it.
+    assert!(c
+        .server
+        .objects("jobs.batch", Some("vault2"))
+        .unwrap()
+        .is_empty());
+    assert!(c
+        .server
+        .objects("secrets", Some("vault2"))
+        .unwrap()
+        .iter()
+        .all(|o| {
+            !o["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("cairn-mover-")
+        }));
+    let posts: Vec<String> = c
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/vault2/"))
+        .map(|r| r.path)
+        .collect();
+    let job = posts.iter().position(|p| p.ends_with("/jobs")).unwrap();
+    assert!(
+        posts[..job]
+            .iter()
+            .any(|p| p.ends_with("/persistentvolumeclaims")),
+        "{posts:?}"
+    );
+}

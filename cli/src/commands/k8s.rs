@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use cairn_engine::format::Snapshot;
+use cairn_engine::k8s::{MoverOptions, DEFAULT_MOVER_IMAGE};
 use cairn_engine::AppKey;
 use clap::{Args, Subcommand};
 
@@ -45,6 +46,28 @@ pub struct ClusterArgs {
     /// This machine's node name, for local volumes' node affinity [default: the host name]
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
+}
+
+/// The data mover's Job, shared by `k8s backup` (csi-snapshot) and `k8s restore` (data-mover).
+#[derive(Args, Debug)]
+pub struct MoverArgs {
+    /// The image of the data mover's Job, whose entrypoint is cairn; the Job's pod must reach
+    /// the repository at the same location as this cairn
+    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_MOVER_IMAGE)]
+    pub mover_image: String,
+    /// How long one claim's data mover (snapshot, claim, Job) may take ("30m", "90s")
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub mover_timeout: std::time::Duration,
+}
+
+impl MoverArgs {
+    /// What the Job gets: this repository's location and password, and these flags.
+    pub fn options(&self, ctx: &Context, password: &[u8]) -> Result<MoverOptions> {
+        let mut m = MoverOptions::new(ctx.location()?, password);
+        m.image = self.mover_image.clone();
+        m.timeout = self.mover_timeout;
+        Ok(m)
+    }
 }
 
 /// Which namespaces, shared by the `k8s` commands.

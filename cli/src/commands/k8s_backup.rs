@@ -3,13 +3,13 @@
 use anyhow::{Context as _, Result};
 use cairn_engine::k8s::{
     backup, ClusterResources, K8sBackupOptions, K8sBackupOutcome, MoverOptions, SelectionOptions,
-    VolumeMethod, DEFAULT_MOVER_IMAGE,
+    VolumeMethod,
 };
 use clap::Args;
 use serde_json::{json, Value};
 
 use super::backup::parse_time;
-use super::k8s::{ClusterArgs, NamespaceArgs};
+use super::k8s::{ClusterArgs, MoverArgs, NamespaceArgs};
 use super::snapshot_json;
 use crate::args::Context;
 use crate::exit::Status;
@@ -51,13 +51,8 @@ pub struct K8sBackupArgs {
     /// default, else the first) of the volume's CSI driver]
     #[arg(long, value_name = "CLASS")]
     pub snapshot_class: Option<String>,
-    /// csi-snapshot: the image of the mover Job, whose entrypoint is cairn; the Job's pod must
-    /// reach the repository at the same location as this cairn
-    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_MOVER_IMAGE)]
-    pub mover_image: String,
-    /// csi-snapshot: how long one claim's snapshot, clone and Job may take ("30m", "90s")
-    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
-    pub mover_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub mover: MoverArgs,
     /// Quiesce databases with built-in hooks: postgres, mysql, mongodb, cassandra, redis
     #[arg(long = "rule", value_name = "NAME[,NAME]")]
     pub rules: Vec<String>,
@@ -98,9 +93,7 @@ fn options(args: &K8sBackupArgs) -> Result<K8sBackupOptions> {
 /// What the csi-snapshot method's Job gets: this repository's location and password, and the
 /// mover flags.
 fn mover(ctx: &Context, args: &K8sBackupArgs, password: &[u8]) -> Result<MoverOptions> {
-    let mut m = MoverOptions::new(ctx.location()?, password);
-    m.image = args.mover_image.clone();
-    m.timeout = args.mover_timeout;
+    let mut m = args.mover.options(ctx, password)?;
     m.snapshot_class = args.snapshot_class.clone();
     Ok(m)
 }

@@ -14,6 +14,7 @@ use cairn_engine::k8s::restore::{
 use cairn_engine::k8s::{ConnectOptions, VolumeMethod};
 use clap::{ArgGroup, Args};
 
+use super::k8s::MoverArgs;
 use crate::args::Context;
 use crate::exit::Status;
 
@@ -106,9 +107,12 @@ pub struct K8sRestoreArgs {
     /// Restore volume data only, into claims the cluster has (or under --to-dir)
     #[arg(long)]
     pub data_only: bool,
-    /// How to write volume data: auto (node-local, else exec), node-local, exec or none
+    /// How to write volume data: auto (node-local, else exec), node-local, exec, data-mover (a
+    /// Job creates and fills each claim) or none
     #[arg(long, value_name = "METHOD", default_value = "auto")]
     pub volume_method: String,
+    #[command(flatten)]
+    pub mover: MoverArgs,
     /// Provision each restored claim's volume as a hostPath PV under DIR/<namespace>/<claim> on
     /// this node, bound to the claim, with its data written before any workload starts
     #[arg(long, value_name = "DIR", conflicts_with_all = ["to_dir", "data_only"])]
@@ -148,11 +152,19 @@ fn options(args: &K8sRestoreArgs) -> Result<K8sRestoreOptions> {
         _ => Parts::All,
     };
     let mut data = DataOptions::default();
-    data.method = match args.volume_method.parse::<VolumeMethod>()? {
-        VolumeMethod::CsiSnapshot => anyhow::bail!(
-            "--volume-method csi-snapshot is for backups; a restore writes node-local or through exec"
+    data.method = match args.volume_method.as_str() {
+        // The mover's options need the repository's password: `run` sets them.
+        "data-mover" if args.data_only => anyhow::bail!(
+            "--volume-method data-mover creates the claims: it cannot fill claims the cluster has (--data-only)"
         ),
-        m => m,
+        "data-mover" => VolumeMethod::Auto,
+        method => match method.parse::<VolumeMethod>()? {
+            VolumeMethod::CsiSnapshot => anyhow::bail!(
+                "--volume-method csi-snapshot is for backups; a restore writes node-local, \
+                 through exec or with data-mover"
+            ),
+            m => m,
+        },
     };
     data.volume_root = args.volume_root.clone();
     data.overwrite = args.overwrite_data;
@@ -175,9 +187,16 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Runs `k8s restore`.
 pub fn run(ctx: &Context, args: &K8sRestoreArgs) -> Result<Status> {
-    let repo = ctx.open_indexed()?;
+    let mut options = options(args)?;
+    let repo = if args.volume_method == "data-mover" && args.to_dir.is_none() {
+        let (repo, password) = ctx.open_keeping_password()?;
+        options.data.mover = Some(args.mover.options(ctx, password.bytes())?);
+        repo.load_index()?
+    } else {
+        ctx.open_indexed()?
+    };
     let (id, snapshot) = repo.find_snapshot(&args.snapshot)?;
-    let options = options(args)?;
+    options.data.snapshot = id.to_string();
     let report = match (&args.to_dir, args.dry_run) {
         (Some(dir), _) => restore_to_dir(&repo, &snapshot, &options, dir),
         (None, true) => dry_run(&repo, &snapshot, &options),

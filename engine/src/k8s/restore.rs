@@ -9,6 +9,7 @@
 //! for what the next objects need and `hooks` running post-restore hooks.
 
 mod apply;
+mod by_mover;
 mod choose;
 mod claim_data;
 mod dry_run;

@@ -29,6 +29,9 @@ pub struct VolumeRestore {
     pub snapshot: String,
     /// The directory of the snapshot whose contents fill the claim (`volumes/shop/data`).
     pub path: String,
+    /// The claim to create, as a restore plans it (sanitised and renamed); when `None`, one is
+    /// made of the fields above.
+    pub template: Option<Value>,
 }
 
 impl VolumeRestore {
@@ -41,6 +44,7 @@ impl VolumeRestore {
             size: size.to_string(),
             snapshot: snapshot.to_string(),
             path: path.to_string(),
+            template: None,
         }
     }
 }
@@ -121,8 +125,12 @@ async fn steps(
     wait_job(cluster, &job, ns, deadline, &humanize(options.timeout)).await
 }
 
-/// The new claim: cairn's label, but not excluded from backups (it is the application's).
+/// The new claim: the template, else one with cairn's label, but not excluded from backups (it
+/// is the application's).
 fn claim(request: &VolumeRestore) -> Value {
+    if let Some(template) = &request.template {
+        return template.clone();
+    }
     let mut spec = json!({
         "accessModes": ["ReadWriteOnce"],
         "volumeMode": "Filesystem",

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use cairn_repo_format::Snapshot;
 use http::Method;
 
+use super::by_mover::{fill, take_claims};
 use super::hooks::run_hooks;
 use super::into_path::write_local;
 use super::order::rank;
@@ -84,7 +85,11 @@ pub fn apply(
         });
     }
     let mut claims = Some(claims);
-    if let Some(root) = &data.volume_root {
+    let mut moved = Vec::new();
+    if data.mover.is_some() {
+        let claims = claims.take().unwrap_or_default();
+        moved = take_claims(&mut planned, claims, &mut volumes);
+    } else if let Some(root) = &data.volume_root {
         let claims = claims.take().unwrap_or_default();
         let made = provision(
             &mut planned,
@@ -125,6 +130,17 @@ pub fn apply(
     // Claims bound by now have their data written before any workload is created; those that
     // bind once a pod uses them (WaitForFirstConsumer) get theirs once the workloads are up.
     rt.block_on(waiter.before(after_claims))?;
+    if let Some(mover) = &data.mover {
+        fill(
+            &rt,
+            &cluster,
+            mover,
+            &data.snapshot,
+            moved,
+            &mut items,
+            &mut volumes,
+        );
+    }
     let pending = match claims {
         Some(claims) => {
             let (done, pending) =

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::plan::Planned;
 use crate::indexed::Indexed;
 use crate::k8s::error::K8sError;
+use crate::k8s::mover::MoverOptions;
 use crate::k8s::volumes::VolumeMethod;
 
 /// How volume data is restored.
@@ -23,6 +24,10 @@ pub struct DataOptions {
     pub node: String,
     /// `--overwrite-data`: write into volumes that hold data already.
     pub overwrite: bool,
+    /// `--volume-method data-mover`: each claim is created and filled by a Job that runs cairn.
+    pub mover: Option<MoverOptions>,
+    /// The snapshot's id, for the mover's Job.
+    pub snapshot: String,
 }
 
 impl Default for DataOptions {
@@ -32,6 +37,8 @@ impl Default for DataOptions {
             volume_root: None,
             node: crate::sys::host_name(),
             overwrite: false,
+            mover: None,
+            snapshot: String::new(),
         }
     }
 }
@@ -80,7 +87,7 @@ pub struct VolumeItem {
     pub claim: String,
     /// The data's path in the snapshot.
     pub source: String,
-    /// `node-local`, `exec`, `to-dir`, or `none` when no method reached it.
+    /// `node-local`, `exec`, `data-mover`, `to-dir`, or `none` when no method reached it.
     pub method: &'static str,
     /// `restored` (`written` into a directory), `skipped` or `failed`; in a dry run `restore`.
     pub action: &'static str,

@@ -29,7 +29,10 @@ pub fn dry_run(
     let (mut planned, mut items) = options.plan(repo, &snapshot.tree)?;
     let claims = options.claims_with_data(repo, &snapshot.tree, &planned)?;
     let mut volumes = Vec::new();
-    let method = options.data.method.as_str();
+    let method = match options.data.mover {
+        Some(_) => "data-mover",
+        None => options.data.method.as_str(),
+    };
     match &options.data.volume_root {
         Some(root) if options.parts.objects() => {
             let made = provision(
