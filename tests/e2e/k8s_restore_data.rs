@@ -260,3 +260,45 @@ fn k8s_restore_to_dir_writes_volume_data_beside_the_manifests() {
     assert!(report["volumes"].as_array().unwrap().is_empty());
     assert!(!manifests_only.join("volumes").exists());
 }
+
+#[test]
+fn k8s_restore_writes_a_block_image_back_into_the_device_of_the_pod_that_mounts_it() {
+    let s = Scratch::new();
+    s.init();
+    let c = cluster(&s, |b| b);
+    let device = s.join("dev/xvdb");
+    let image = Rng::new(5).bytes(1_500_000);
+    write(&device, &image);
+    let csi = json!({"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}});
+    crate::k8s::put_bound_claim(&c, "raw", "disk", "raw-pv", csi, true);
+    c.server
+        .put(
+            "pods",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vm", "namespace": "raw"},
+                   "spec": {"containers": [{"name": "qemu", "image": "qemu:8",
+                                            "volumeDevices": [{"name": "d",
+                                                               "devicePath": device.to_str().unwrap()}]}],
+                            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "disk"}}]},
+                   "status": {"phase": "Running"}}),
+        )
+        .unwrap();
+    c.cairn(&s, &["backup", "-n", "raw"]).ok();
+    // A fresh (zeroed) device of the same size, as a new volume would be.
+    write(&device, vec![0u8; image.len()]);
+    let args = ["restore", "latest", "--data-only", "-n", "raw", "--json"];
+    let v = c.cairn(&s, &args).ok().json()["volumes"][0].clone();
+    assert_eq!(
+        (
+            v["method"].as_str(),
+            v["action"].as_str(),
+            v["bytes"].as_u64()
+        ),
+        (Some("exec"), Some("restored"), Some(1_500_000)),
+        "{v}"
+    );
+    assert_eq!(v["source"], "volumes/raw/disk.img");
+    assert!(fs::read(&device).unwrap() == image, "the device differs");
+    // It holds data now: left alone without --overwrite-data.
+    let v = c.cairn(&s, &args).ok().json()["volumes"][0].clone();
+    assert_eq!(v["action"], "skipped", "{v}");
+}
