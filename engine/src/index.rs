@@ -1,8 +1,8 @@
 //! The in-memory index: for every blob, the pack and byte range that hold it.
 //!
-//! Compact by design: one 48-byte slot per blob (id, pack number, offset, length, raw length) in two
-//! sorted arrays, one per blob kind. Pack ids are stored once, in a table the slots point into. Ten
-//! million blobs take about 480 MB; there is no per-entry allocation.
+//! Compact by design: one 47-byte slot per blob (id, pack number, offset, and both lengths in 27
+//! bits each) in two sorted arrays, one per blob kind. Pack ids are stored once, in a table the
+//! slots point into. Ten million blobs take about 476 MB; there is no per-entry allocation.
 //!
 //! Blob ids are keyed hashes, so they spread evenly: a directory of the first slot of each id
 //! prefix (about one entry per 64 slots, 0.06 bytes per blob) narrows a lookup to one short run of
@@ -25,13 +25,57 @@ pub struct BlobLocation {
     pub raw_len: u32,
 }
 
+/// Bits of a slot's lengths: a sealed blob is at most `MAX_BLOB_LEN` (64 MiB) plus its envelope.
+const LEN_BITS: u32 = 27;
+const LEN_MAX: u64 = (1 << LEN_BITS) - 1;
+
+/// One blob: 47 bytes, byte-aligned, so that ten million slots take 470 MB, not 480.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot {
     id: [u8; 32],
-    pack: u32,
-    offset: u32,
-    length: u32,
-    raw_len: u32,
+    pack: [u8; 4],
+    offset: [u8; 4],
+    /// `length` in the low 27 bits, `raw_len` in the next 27, little-endian.
+    lengths: [u8; 7],
+}
+
+impl Slot {
+    /// A slot; a length that cannot be a blob's (over 27 bits, which only a damaged index file
+    /// names) is kept as the largest one, so reading the blob fails its authentication.
+    fn new(id: [u8; 32], pack: u32, offset: u32, length: u32, raw_len: u32) -> Slot {
+        let fit = |n: u32| u64::from(n).min(LEN_MAX);
+        let packed = fit(length) | (fit(raw_len) << LEN_BITS);
+        let mut lengths = [0u8; 7];
+        lengths.copy_from_slice(&packed.to_le_bytes()[..7]);
+        Slot {
+            id,
+            pack: pack.to_le_bytes(),
+            offset: offset.to_le_bytes(),
+            lengths,
+        }
+    }
+
+    fn pack(&self) -> u32 {
+        u32::from_le_bytes(self.pack)
+    }
+
+    fn offset(&self) -> u32 {
+        u32::from_le_bytes(self.offset)
+    }
+
+    fn packed_lengths(&self) -> u64 {
+        let mut bytes = [0u8; 8];
+        bytes[..7].copy_from_slice(&self.lengths);
+        u64::from_le_bytes(bytes)
+    }
+
+    fn length(&self) -> u32 {
+        (self.packed_lengths() & LEN_MAX) as u32
+    }
+
+    fn raw_len(&self) -> u32 {
+        ((self.packed_lengths() >> LEN_BITS) & LEN_MAX) as u32
+    }
 }
 
 /// Slots sorted by id, with a directory of where each id prefix starts.
@@ -124,13 +168,7 @@ impl IndexBuilder {
             (packs.len() - 1) as u32
         });
         for b in blobs {
-            let slot = Slot {
-                id: b.id.0,
-                pack: number,
-                offset: b.offset,
-                length: b.length,
-                raw_len: b.raw_len,
-            };
+            let slot = Slot::new(b.id.0, number, b.offset, b.length, b.raw_len);
             match b.kind {
                 BlobKind::Data => self.data.push(slot),
                 BlobKind::Tree => self.trees.push(slot),
@@ -154,7 +192,7 @@ impl IndexBuilder {
             .collect();
         for table in [&mut self.data, &mut self.trees] {
             // In place: a stable sort would allocate half the table again.
-            table.sort_unstable_by_key(|s| (s.id, rank[s.pack as usize]));
+            table.sort_unstable_by_key(|s| (s.id, rank[s.pack() as usize]));
             table.dedup_by(|later, first| later.id == first.id);
             table.shrink_to_fit();
         }
@@ -180,10 +218,10 @@ impl Index {
         let table = self.table(kind);
         let s = &table.slots[table.position(&id.0)?];
         Some(BlobLocation {
-            pack: self.packs[s.pack as usize],
-            offset: s.offset,
-            length: s.length,
-            raw_len: s.raw_len,
+            pack: self.packs[s.pack() as usize],
+            offset: s.offset(),
+            length: s.length(),
+            raw_len: s.raw_len(),
         })
     }
 
@@ -218,10 +256,10 @@ impl Index {
             (
                 BlobId(s.id),
                 BlobLocation {
-                    pack: self.packs[s.pack as usize],
-                    offset: s.offset,
-                    length: s.length,
-                    raw_len: s.raw_len,
+                    pack: self.packs[s.pack() as usize],
+                    offset: s.offset(),
+                    length: s.length(),
+                    raw_len: s.raw_len(),
                 },
             )
         })
@@ -239,6 +277,19 @@ impl Index {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_slot_is_47_bytes_and_keeps_the_largest_lengths_a_blob_can_have() {
+        assert_eq!(std::mem::size_of::<Slot>(), 47);
+        let big = (cairn_repo_format::MAX_BLOB_LEN + 4096) as u32;
+        let s = Slot::new([7; 32], u32::MAX, u32::MAX - 1, big, big - 1);
+        assert_eq!(
+            (s.pack(), s.offset(), s.length(), s.raw_len()),
+            (u32::MAX, u32::MAX - 1, big, big - 1)
+        );
+        let damaged = Slot::new([7; 32], 1, 2, u32::MAX, 5);
+        assert_eq!((damaged.length(), damaged.raw_len()), (LEN_MAX as u32, 5));
+    }
+
     fn entry(kind: BlobKind, id: u8, offset: u32) -> PackEntry {
         PackEntry {
             kind,
@@ -250,8 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn finds_blobs_by_kind_and_keeps_slots_at_48_bytes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 48);
+    fn finds_blobs_by_kind() {
         let mut b = IndexBuilder::default();
         b.add_pack(
             PackId([1; 32]),
