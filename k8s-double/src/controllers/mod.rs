@@ -20,9 +20,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::catalog::ResourceInfo;
-use crate::meta::{new_uid, now_rfc3339, set};
+use crate::meta::now_rfc3339;
 use crate::state::State;
-use crate::store::object_key;
 
 pub(crate) use claims::Claims;
 pub(crate) use crds::Crds;
@@ -109,54 +108,18 @@ fn later(delay: Duration, work: impl FnOnce() + Send + 'static) {
 
 /// The current object of `resource` (`persistentvolumes`, `pods`), if any.
 fn get(state: &State, resource: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
-    let info = state.catalog.by_name(resource).ok()?;
-    let key = object_key(namespace.filter(|_| info.namespaced), name);
-    let store = state.store();
-    store
-        .get(&state.collection(&info), &key)
-        .map(|o| (*o).clone())
+    state.get(resource, namespace, name).ok().flatten()
 }
 
 /// The current objects of `resource`, in `namespace` or everywhere.
 fn list(state: &State, resource: &str, namespace: Option<&str>) -> Vec<Value> {
-    let Ok(info) = state.catalog.by_name(resource) else {
-        return Vec::new();
-    };
-    let prefix = namespace.map(|ns| format!("{ns}/")).unwrap_or_default();
-    let store = state.store();
-    let page = store.list(
-        &state.collection(&info),
-        &prefix,
-        store.current(),
-        None,
-        None,
-        &|_| true,
-    );
-    page.items.iter().map(|o| (**o).clone()).collect()
+    state.objects(resource, namespace).unwrap_or_default()
 }
 
-/// Stores `object` of `resource` as a controller writes it: a new one gets a uid and a creation
-/// time, with `kind` and `apiVersion` of the resource. Returns the stored object.
-fn put(state: &State, resource: &str, mut object: Value) -> Option<Value> {
-    let info = state.catalog.by_name(resource).ok()?;
-    let name = object["metadata"]["name"].as_str()?.to_string();
-    let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
-    let key = object_key(namespace.as_deref().filter(|_| info.namespaced), &name);
-    let collection = state.collection(&info);
-    let mut store = state.store();
-    if object["metadata"]["uid"].is_null() {
-        set(&mut object, &["metadata", "uid"], json!(new_uid()));
-        set(
-            &mut object,
-            &["metadata", "creationTimestamp"],
-            json!(now_rfc3339()),
-        );
-    }
-    set(&mut object, &["kind"], json!(info.kind));
-    set(&mut object, &["apiVersion"], json!(info.api_version()));
-    store
-        .write(&collection, key, Some(object))
-        .map(|o| (*o).clone())
+/// Stores `object` of `resource` as a controller writes it, straight to the store (see
+/// [`State::put`]). Returns the stored object.
+fn put(state: &State, resource: &str, object: Value) -> Option<Value> {
+    state.put(resource, object).ok()
 }
 
 /// A condition as controllers write them.

@@ -86,12 +86,13 @@ pub fn apply(
     }
     let mut claims = Some(claims);
     let mut moved = Vec::new();
+    let mut provisioned = Vec::new();
     if data.mover.is_some() {
         let claims = claims.take().unwrap_or_default();
         moved = take_claims(&mut planned, claims, &mut volumes);
     } else if let Some(root) = &data.volume_root {
         let claims = claims.take().unwrap_or_default();
-        let made = provision(
+        provisioned = provision(
             &mut planned,
             &claims,
             root,
@@ -99,16 +100,6 @@ pub fn apply(
             &mut items,
             &mut volumes,
         );
-        for p in made {
-            volumes.push(write_local(
-                repo,
-                snapshot,
-                &p.claim,
-                &p.path,
-                data.overwrite,
-                "node-local",
-            ));
-        }
     }
     let mut waiter = Waiter::new(&cluster, options.wait);
     let mut created = BTreeMap::new();
@@ -130,6 +121,22 @@ pub fn apply(
     // Claims bound by now have their data written before any workload is created; those that
     // bind once a pod uses them (WaitForFirstConsumer) get theirs once the workloads are up.
     rt.block_on(waiter.before(after_claims))?;
+    for p in provisioned {
+        // A claim the cluster had already keeps its own volume: the data is not put beside it.
+        let made = items.iter().any(|i| {
+            i.resource == "persistentvolumeclaims"
+                && i.namespace.as_deref() == Some(p.claim.namespace.as_str())
+                && i.name == p.claim.name
+                && matches!(i.action, "created" | "updated")
+        });
+        volumes.push(if made {
+            write_local(repo, snapshot, &p.claim, &p.path, data.overwrite, "node-local")
+        } else {
+            p.claim.item("node-local", "skipped").because(
+                "the claim was not created by this restore: its volume is not the one under --volume-root",
+            )
+        });
+    }
     if let Some(mover) = &data.mover {
         fill(
             &rt,
