@@ -83,7 +83,15 @@ pub fn write_exec(
     } else {
         match &claim.entry.subtree {
             Some(tree) => write_tar(repo, tree, &claim.source, &mut input)
-                .map(|s| (s.files, s.bytes))
+                .map(|s| {
+                    if s.left_out > 0 {
+                        item.reason = Some(format!(
+                            "{} entries left out (sockets, or names that are not one path component)",
+                            s.left_out
+                        ));
+                    }
+                    (s.files, s.bytes)
+                })
                 .map_err(|e| e.to_string()),
             None => Err("the snapshot's directory has no tree".into()),
         }

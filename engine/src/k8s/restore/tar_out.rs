@@ -3,12 +3,13 @@
 //!
 //! Entries keep their mode, owner ids and modification time; symbolic links their target; hard
 //! links within the directory stay links, and one whose file lies outside it is written as a copy.
-//! Devices and FIFOs are tar entries of their own; sockets and extended attributes are left out
-//! (GNU tar drops xattrs without `--xattrs` anyway), and counted.
+//! Devices and FIFOs are tar entries of their own; sockets, extended attributes and entries whose
+//! name is not one path component are left out (GNU tar drops xattrs without `--xattrs` anyway),
+//! and counted.
 
 use std::io::{self, Read, Write};
 
-use cairn_repo_format::{BlobId, BlobKind, Entry, EntryKind};
+use cairn_repo_format::{BlobId, BlobKind, Entry, EntryKind, Name};
 use tar::{Builder, EntryType, Header};
 
 use crate::indexed::Indexed;
@@ -68,6 +69,12 @@ fn walk(
 ) -> Result<(), K8sError> {
     for entry in repo.dir_entries(tree) {
         let entry = entry?;
+        // Only names that are one path component go into the stream: `tar -x` writes nothing
+        // outside the mount, whatever the repository holds.
+        if !entry.name.is_valid_component() {
+            stats.left_out += 1;
+            continue;
+        }
         let name = format!("{path}/{}", String::from_utf8_lossy(entry.name.as_bytes()));
         let mut header = header_of(&entry);
         match entry.kind {
@@ -138,7 +145,10 @@ fn header_of(entry: &Entry) -> Header {
 fn link_inside(entry: &Entry, prefix: &str) -> Option<String> {
     let target = String::from_utf8_lossy(entry.target.as_ref()?.as_bytes()).into_owned();
     let target = format!("/{}", target.trim_start_matches('/'));
-    target.strip_prefix(prefix).map(|rest| format!("./{rest}"))
+    let rest = target.strip_prefix(prefix)?;
+    rest.split('/')
+        .all(|c| Name::new(c).is_valid_component())
+        .then(|| format!("./{rest}"))
 }
 
 fn append_file(
@@ -215,5 +225,110 @@ impl<W: Write> Write for Counted<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+    use crate::archiver::Counters;
+    use crate::blob_writer::BlobWriter;
+    use crate::k8s::memtree::{MemDir, Stamp};
+    use crate::k8s::tar_stream::unpack;
+    use crate::progress::NoProgress;
+    use crate::testutil::{memory_repo, reopen};
+
+    /// A tree holding what a pod's `tar -cf -` sent: `sub/` (0750), `sub/a.txt` (0640, 200 KiB,
+    /// several chunks), the symlink `l` and the empty file `empty`.
+    fn tree(content: &[u8]) -> (Indexed, BlobId) {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut dir = Header::new_gnu();
+        dir.set_entry_type(EntryType::Directory);
+        dir.set_mode(0o750);
+        dir.set_size(0);
+        b.append_data(&mut dir, "./sub/", io::empty()).unwrap();
+        let mut file = Header::new_gnu();
+        file.set_mode(0o640);
+        file.set_mtime(1_700_000_000);
+        file.set_size(content.len() as u64);
+        b.append_data(&mut file, "./sub/a.txt", content).unwrap();
+        let mut empty = Header::new_gnu();
+        empty.set_mode(0o600);
+        empty.set_size(0);
+        b.append_data(&mut empty, "./empty", io::empty()).unwrap();
+        let mut link = Header::new_gnu();
+        link.set_entry_type(EntryType::Symlink);
+        link.set_size(0);
+        b.append_link(&mut link, "./l", "sub/a.txt").unwrap();
+        let bytes = b.into_inner().unwrap();
+        let repo = memory_repo();
+        let writer = BlobWriter::new(repo.clone());
+        let stamp = Stamp::current_user(0);
+        let mut root = MemDir::new();
+        let counters = Counters::default();
+        unpack(
+            &bytes[..],
+            &writer,
+            &counters,
+            &NoProgress,
+            &mut root,
+            &stamp,
+        )
+        .unwrap();
+        let tree = root.write(&writer, &stamp).unwrap();
+        writer.finish().unwrap();
+        (reopen(&repo), tree)
+    }
+
+    #[test]
+    fn a_snapshot_directory_becomes_a_tar_stream_that_tar_reads_back_whole() {
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let (repo, tree) = tree(&content);
+        let mut out = Vec::new();
+        let stats = write_tar(&repo, &tree, "volumes/ns/claim", &mut out).unwrap();
+        assert_eq!((stats.files, stats.bytes, stats.left_out), (2, 200_000, 0));
+        assert_eq!(out.len() % RECORD as usize, 0, "padded to a whole record");
+        let mut archive = tar::Archive::new(&out[..]);
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            // The stream's paths start with `./`; the tar crate reads them without it.
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let header = entry.header().clone();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            match path.as_str() {
+                "sub" => assert_eq!(header.mode().unwrap(), 0o750),
+                "sub/a.txt" => {
+                    assert_eq!(header.mode().unwrap(), 0o640);
+                    assert_eq!(header.mtime().unwrap(), 1_700_000_000);
+                    assert!(data == content, "content differs");
+                }
+                "empty" => assert!(data.is_empty()),
+                "l" => assert_eq!(
+                    entry.link_name().unwrap().unwrap().to_str(),
+                    Some("sub/a.txt")
+                ),
+                other => panic!("unexpected entry {other}"),
+            }
+            seen.push(path);
+        }
+        assert_eq!(seen.len(), 4, "{seen:?}");
+    }
+
+    #[test]
+    fn hard_links_stay_links_only_inside_the_directory_written() {
+        let mut link = Entry::new(Name::new("h"), EntryKind::Hardlink);
+        link.target = Some(Name::new("/volumes/ns/claim/sub/a.txt"));
+        assert_eq!(
+            link_inside(&link, "/volumes/ns/claim/").as_deref(),
+            Some("./sub/a.txt")
+        );
+        link.target = Some(Name::new("/volumes/ns/other/a.txt"));
+        assert_eq!(link_inside(&link, "/volumes/ns/claim/"), None);
+        link.target = Some(Name::new("/volumes/ns/claim/../other/a.txt"));
+        assert_eq!(link_inside(&link, "/volumes/ns/claim/"), None);
     }
 }
