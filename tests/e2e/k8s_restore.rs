@@ -20,9 +20,10 @@ fn backed_up_shop(s: &Scratch) -> Cluster {
     c
 }
 
-/// The files under `dir`, relative and in path order (the order kubectl reads them in), each
-/// parsed as YAML.
+/// The files under `dir/manifests`, relative to it and in path order (the order kubectl reads
+/// them in), each parsed as YAML.
 fn objects(dir: &Path) -> Vec<(String, Value)> {
+    let dir = &dir.join("manifests");
     let mut out: Vec<(String, Value)> = walk(dir)
         .into_iter()
         .filter(|(_, m)| m.is_file())
@@ -112,7 +113,11 @@ fn k8s_restore_to_dir_writes_sanitised_objects_in_dependency_order() {
         .unwrap()
         .iter()
         .filter(|i| i["action"] == "written")
-        .map(|i| i["file"].as_str().unwrap())
+        .map(|i| {
+            let file = i["file"].as_str().unwrap();
+            file.strip_prefix("manifests/")
+                .unwrap_or_else(|| panic!("{file} is not under manifests/"))
+        })
         .collect();
     let ranks: Vec<&str> = written.iter().map(|f| &f[..2]).collect();
     assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
@@ -313,7 +318,7 @@ fn k8s_restore_output_is_accepted_by_kubectl_apply_dry_run() {
             "--recursive",
             "-f",
         ])
-        .arg(&out)
+        .arg(out.join("manifests"))
         .arg("--kubeconfig")
         .arg(&c.kubeconfig)
         .output()

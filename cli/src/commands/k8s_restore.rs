@@ -1,6 +1,6 @@
 //! `cairn k8s restore`: a Kubernetes snapshot's objects, chosen, sanitised, renamed and ordered,
 //! created in the cluster, written as YAML files into a directory for
-//! `kubectl apply -f DIR --recursive` (`--to-dir`), or checked against the cluster (`--dry-run`).
+//! `kubectl apply -f DIR/manifests --recursive` (`--to-dir`), or checked against the cluster (`--dry-run`).
 //! Into a cluster, it waits for CRDs, claims and workloads and runs post-restore hooks.
 
 use std::path::PathBuf;

@@ -1,8 +1,9 @@
 //! A restore into a directory: each object as one YAML file, at
-//! `<rank>-<resource>/<name>.yaml` (cluster-scoped) or `<rank>-<resource>/<namespace>/<name>.yaml`,
-//! and each claim's data under `volumes/<namespace>/`,
-//! so that `kubectl apply -f DIR --recursive`, which reads files in path order, creates them in the
-//! restore's order. The directory must be new or empty, and every directory and file in it is
+//! `manifests/<rank>-<resource>/<name>.yaml` (cluster-scoped) or
+//! `manifests/<rank>-<resource>/<namespace>/<name>.yaml`, and each claim's data under
+//! `volumes/<namespace>/` (beside `manifests/`, so that files of the volumes, YAML ones too, are
+//! never taken for objects). `kubectl apply -f DIR/manifests --recursive`, which reads files in
+//! path order, creates the objects in the restore's order. The directory must be new or empty, and every directory and file in it is
 //! created by cairn (files with `O_EXCL`), so nothing is written through a link out of it. Files
 //! have mode 0600 (they may hold Secrets), directories 0700.
 
@@ -86,7 +87,10 @@ pub fn restore_to_dir(
     }
     let mut made: HashSet<PathBuf> = HashSet::new();
     for p in planned {
-        let mut parts = vec![format!("{:02}-{}", p.rank, component(&p.resource))];
+        let mut parts = vec![
+            "manifests".to_string(),
+            format!("{:02}-{}", p.rank, component(&p.resource)),
+        ];
         parts.extend(p.namespace.as_deref().map(component));
         let mut file = format!("{}.yaml", component(&p.name));
         let mut copy = 1;
