@@ -6,7 +6,7 @@ mod common;
 
 use cairn_repo_format::{
     decode_pack_header, header_len_from_trailer, open_blob, seal_blob, BlobKind, Compression,
-    PackBuilder, MAX_BLOB_LEN, PACK_ENTRY_LEN, SEAL_OVERHEAD,
+    PackBuilder, MAX_BLOB_LEN, MAX_PACK_LEN, PACK_ENTRY_LEN, SEAL_OVERHEAD,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         let trailer = (sealed.len() as u32).to_le_bytes();
         assert_eq!(
             header_len_from_trailer(&trailer, pack_len).is_ok(),
-            sealed.len() >= SEAL_OVERHEAD + 5
+            sealed.len() >= SEAL_OVERHEAD + 5 && pack_len <= MAX_PACK_LEN
         );
     }
 

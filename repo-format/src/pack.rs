@@ -257,6 +257,15 @@ mod tests {
     use crate::crypto::MasterSecret;
 
     #[test]
+    fn a_trailer_is_refused_for_a_pack_longer_than_the_maximum() {
+        // Found by the pack_header fuzz target, whose own expectation left this rule out.
+        let trailer = ((SEAL_OVERHEAD + 5) as u32).to_le_bytes();
+        assert!(header_len_from_trailer(&trailer, MAX_PACK_LEN).is_ok());
+        let err = header_len_from_trailer(&trailer, MAX_PACK_LEN + 1).unwrap_err();
+        assert!(err.to_string().contains("exceeds the maximum"), "{err}");
+    }
+
+    #[test]
     fn pack_round_trip_and_ranged_blob_reads() {
         let keys = MasterSecret::from_bytes([5; 32]).keys();
         let mut builder = PackBuilder::default();
