@@ -46,7 +46,7 @@ for d in "$here"/corpus/*/; do
 done
 
 # k8s_manifest: the manifests the fixtures' apps were applied from, one object per seed.
-fixtures="$here/../../shared/k8s/apps"
+fixtures="$here/../testdata/k8s/apps"
 if [ -d "$fixtures" ]; then
     mkdir -p "$here/corpus/k8s_manifest"
     for f in "$fixtures"/*.yaml; do

@@ -1,4 +1,4 @@
-//! Serves the recorded cluster (`shared/k8s`) until interrupted, to try `cairn k8s` by hand:
+//! Serves the recorded cluster (`testdata/k8s`) until interrupted, to try `cairn k8s` by hand:
 //!
 //! ```text
 //! cargo run -p cairn-k8s-double --example serve -- /tmp/double/kubeconfig /tmp/double/node
@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(kubeconfig), Some(node)) = (args.next(), args.next()) else {
         return Err("usage: serve KUBECONFIG NODE_DIR".into());
     };
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/k8s");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/k8s");
     let server = ApiServer::builder(fixtures)
         .map_host_paths("/var/lib/cairn-fixtures", &node)
         .establish_crds(Establish::Now)

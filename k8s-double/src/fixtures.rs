@@ -1,6 +1,6 @@
 //! Reading the recorded API server responses from a fixtures directory.
 //!
-//! The layout is that of `shared/k8s/v1.24/`: `version.json`, `discovery/*.json` (one file per
+//! The layout is that of `testdata/k8s/v1.24/`: `version.json`, `discovery/*.json` (one file per
 //! discovery path, `/` written as `_`) and `lists/<namespace or cluster>__<resource>[.<group>].json`.
 
 use std::fs;

@@ -1,13 +1,13 @@
 //! A test double of the Kubernetes API server, speaking the real HTTP API so that a client (kube,
 //! kubectl) takes the same code path as against a cluster.
 //!
-//! It serves the recorded responses of a v1.24 kube-apiserver (`shared/k8s/v1.24`) over plain
+//! It serves the recorded responses of a v1.24 kube-apiserver (`testdata/k8s/v1.24`) over plain
 //! HTTP on `127.0.0.1`, and keeps the recorded objects as its state.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), cairn_k8s_double::Error> {
 //! use cairn_k8s_double::ApiServer;
-//! let server = ApiServer::builder(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/k8s"))
+//! let server = ApiServer::builder(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/k8s"))
 //!     .token("test-token")
 //!     .forbid("secrets", Some("shop"))
 //!     .start()?;

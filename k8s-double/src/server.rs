@@ -331,7 +331,7 @@ pub struct ApiServer {
 impl ApiServer {
     /// Starts configuring a server over the fixtures in `fixtures` (the directory holding
     /// `version.json`, `discovery/` and `lists/`, or one with such a `v1.24/` in it, such as
-    /// `shared/k8s`).
+    /// `testdata/k8s`).
     pub fn builder(fixtures: impl Into<PathBuf>) -> Builder {
         Builder {
             fixtures: fixtures.into(),

@@ -1,5 +1,5 @@
 //! `cairn k8s`: backups of Kubernetes applications from the test double of the API server, seeded
-//! with the objects a real v1.24 server returned (`../shared/k8s`). cairn reaches it through a
+//! with the objects a real v1.24 server returned (`testdata/k8s`). cairn reaches it through a
 //! kubeconfig, over HTTP, exactly as it would reach a cluster; volumes are real directories and
 //! files that the double's hostPath and local PVs point at.
 
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::util::*;
 
 /// The recorded cluster.
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/k8s");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/k8s");
 
 /// A running double, its kubeconfig, the directory its PVs' paths lead to, and the log the stub
 /// hook commands write.

@@ -1,4 +1,4 @@
-//! `cairn k8s restore --to-dir`: a backup of the recorded shop (`../shared/k8s`, served by the test
+//! `cairn k8s restore --to-dir`: a backup of the recorded shop (`testdata/k8s`, served by the test
 //! double) written back as YAML files that are sanitised, renamed and ordered for
 //! `kubectl apply -f DIR --recursive`.
 

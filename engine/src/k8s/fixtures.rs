@@ -1,4 +1,4 @@
-//! Test-only access to the recorded cluster in `../shared/k8s/v1.24` (see its README).
+//! Test-only access to the recorded cluster in `testdata/k8s/v1.24` (see its README).
 
 use std::path::PathBuf;
 
@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// The directory of the recorded cluster.
 pub(crate) fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/k8s/v1.24")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/k8s/v1.24")
 }
 
 fn read(path: PathBuf) -> Value {
