@@ -66,6 +66,25 @@ fn left_in_cluster(c: &Cluster) -> Vec<String> {
     out
 }
 
+/// The claim `ns/name` and the directory of the driver's volume it is bound to.
+fn claim_data(c: &Cluster, s: &Scratch, ns: &str, name: &str) -> (Value, PathBuf) {
+    let claim = c
+        .server
+        .get("persistentvolumeclaims", Some(ns), name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no claim {ns}/{name}"));
+    let pv = claim["spec"]["volumeName"].as_str().unwrap();
+    let pv = c
+        .server
+        .get("persistentvolumes", None, pv)
+        .unwrap()
+        .unwrap();
+    let dir = s
+        .join("csi")
+        .join(pv["spec"]["csi"]["volumeHandle"].as_str().unwrap());
+    (claim, dir)
+}
+
 fn vault_volume(s: &Scratch) -> Value {
     details(s)["volumes"]
         .as_array()
@@ -136,12 +155,7 @@ fn k8s_csi_snapshot_moves_a_volume_through_a_job_and_restores_it_byte_for_byte()
         target.to_str().unwrap(),
     ])
     .ok();
-    let cmp = Compare {
-        owner: false,
-        dir_mtime: false,
-        xattrs: false,
-    };
-    assert_same_tree(&data, &target, cmp);
+    assert_same_tree(&data, &target, Compare::FILES);
     // The mover's objects were made, and are all gone; so is its temporary snapshot.
     for made in [
         "/secrets",
@@ -311,26 +325,8 @@ fn k8s_csi_restore_volume_fills_a_new_claim_through_a_job_and_deletes_it_when_th
         .unwrap();
     assert_eq!(done.claim, "restored");
     assert!(done.leftovers.is_empty(), "{:?}", done.leftovers);
-    let claim = c
-        .server
-        .get("persistentvolumeclaims", Some("vault"), "restored")
-        .unwrap()
-        .unwrap();
-    let pv = claim["spec"]["volumeName"].as_str().unwrap();
-    let pv = c
-        .server
-        .get("persistentvolumes", None, pv)
-        .unwrap()
-        .unwrap();
-    let filled = s
-        .join("csi")
-        .join(pv["spec"]["csi"]["volumeHandle"].as_str().unwrap());
-    let cmp = Compare {
-        owner: false,
-        dir_mtime: false,
-        xattrs: false,
-    };
-    assert_same_tree(&data, &filled, cmp);
+    let (_, filled) = claim_data(&c, &s, "vault", "restored");
+    assert_same_tree(&data, &filled, Compare::FILES);
     assert!(c
         .server
         .objects("jobs.batch", Some("vault"))
@@ -429,27 +425,9 @@ fn k8s_restore_data_mover_creates_each_claim_and_fills_it_through_a_job() {
         "{report:#}"
     );
     // The claim, as the snapshot had it, was created by the mover and holds the data.
-    let claim = c
-        .server
-        .get("persistentvolumeclaims", Some("vault2"), "data")
-        .unwrap()
-        .expect("the restored claim");
+    let (claim, filled) = claim_data(&c, &s, "vault2", "data");
     assert_eq!(claim["spec"]["storageClassName"], "csi-hostpath");
-    let pv = claim["spec"]["volumeName"].as_str().unwrap();
-    let pv = c
-        .server
-        .get("persistentvolumes", None, pv)
-        .unwrap()
-        .unwrap();
-    let filled = s
-        .join("csi")
-        .join(pv["spec"]["csi"]["volumeHandle"].as_str().unwrap());
-    let same = Compare {
-        owner: false,
-        dir_mtime: false,
-        xattrs: false,
-    };
-    assert_same_tree(&data, &filled, same);
+    assert_same_tree(&data, &filled, Compare::FILES);
     // Its Job and Secret are gone; the claim was created before the Job that filled it.
     assert!(c
         .server

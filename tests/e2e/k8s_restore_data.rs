@@ -8,14 +8,8 @@ use serde_json::{json, Value};
 
 use cairn_k8s_double::{Builder, Establish, Readiness};
 
-use crate::k8s::{cluster, put_exec_app, Cluster};
+use crate::k8s::{cluster, put_block_vm, put_exec_app, Cluster};
 use crate::util::*;
-
-const SAME: Compare = Compare {
-    owner: false,
-    dir_mtime: false,
-    xattrs: false,
-};
 
 /// The report line of the one volume of a restore.
 fn only_volume(report: &Value) -> &Value {
@@ -59,7 +53,7 @@ fn k8s_restore_provisions_volumes_under_volume_root_with_their_data_before_the_w
     ];
     let report = c.cairn(&s, &args).ok().json();
     let data = root.join("shop2/data-db-0");
-    assert_same_tree(&c.node.join("shop/data-db-0"), &data, SAME);
+    assert_same_tree(&c.node.join("shop/data-db-0"), &data, Compare::FILES);
     let v = only_volume(&report);
     assert_eq!(
         (
@@ -141,7 +135,7 @@ fn k8s_restore_provisions_volumes_under_volume_root_with_their_data_before_the_w
     again.push("--overwrite-data");
     let v = c.cairn(&s, &again).ok().json()["volumes"][0].clone();
     assert_eq!(v["action"], "restored", "{v}");
-    assert_same_tree(&c.node.join("shop/data-db-0"), &data, SAME);
+    assert_same_tree(&c.node.join("shop/data-db-0"), &data, Compare::FILES);
 }
 
 #[test]
@@ -192,7 +186,7 @@ fn k8s_restore_data_only_streams_a_volume_into_the_pod_that_mounts_its_claim() {
     assert_eq!(v["files"], 3);
     assert_eq!(v["bytes"], 3_000_008);
     fs::remove_dir(mount.join("lost+found")).unwrap();
-    assert_same_tree(&expected, &mount, SAME);
+    assert_same_tree(&expected, &mount, Compare::FILES);
     // No object was created: data only.
     assert!(report["items"].as_array().unwrap().is_empty());
     assert!(!c
@@ -259,7 +253,7 @@ fn k8s_restore_to_dir_writes_volume_data_beside_the_manifests() {
     assert_same_tree(
         &c.node.join("shop/data-db-0"),
         &out.join("volumes/shop/data-db-0"),
-        SAME,
+        Compare::FILES,
     );
     let manifests_only = s.join("manifests-only");
     let report = s
@@ -286,19 +280,7 @@ fn k8s_restore_writes_a_block_image_back_into_the_device_of_the_pod_that_mounts_
     let device = s.join("dev/xvdb");
     let image = Rng::new(5).bytes(1_500_000);
     write(&device, &image);
-    let csi = json!({"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}});
-    crate::k8s::put_bound_claim(&c, "raw", "disk", "raw-pv", csi, true);
-    c.server
-        .put(
-            "pods",
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vm", "namespace": "raw"},
-                   "spec": {"containers": [{"name": "qemu", "image": "qemu:8",
-                                            "volumeDevices": [{"name": "d",
-                                                               "devicePath": device.to_str().unwrap()}]}],
-                            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "disk"}}]},
-                   "status": {"phase": "Running"}}),
-        )
-        .unwrap();
+    put_block_vm(&c, &device);
     c.cairn(&s, &["backup", "-n", "raw"]).ok();
     // A fresh (zeroed) device of the same size, as a new volume would be.
     write(&device, vec![0u8; image.len()]);

@@ -392,6 +392,16 @@ pub struct Compare {
     pub xattrs: bool,
 }
 
+impl Compare {
+    /// Content, types, permission bits and file times: what a tar stream or a copy made in a pod
+    /// keeps, without owners, directory times or extended attributes.
+    pub const FILES: Compare = Compare {
+        owner: false,
+        dir_mtime: false,
+        xattrs: false,
+    };
+}
+
 impl Default for Compare {
     fn default() -> Self {
         Compare {

@@ -84,14 +84,13 @@ pub fn apply(
             ..Default::default()
         });
     }
-    let mut claims = Some(claims);
+    // The mover and `--volume-root` take every claim; the others go node-local, then to the pods.
     let mut moved = Vec::new();
     let mut provisioned = Vec::new();
-    if data.mover.is_some() {
-        let claims = claims.take().unwrap_or_default();
+    let claims = if data.mover.is_some() {
         moved = take_claims(&mut planned, claims, &mut volumes);
+        Vec::new()
     } else if let Some(root) = &data.volume_root {
-        let claims = claims.take().unwrap_or_default();
         provisioned = provision(
             &mut planned,
             &claims,
@@ -100,7 +99,10 @@ pub fn apply(
             &mut items,
             &mut volumes,
         );
-    }
+        Vec::new()
+    } else {
+        claims
+    };
     let mut waiter = Waiter::new(&cluster, options.wait);
     let mut created = BTreeMap::new();
     let after_claims = rank("persistentvolumeclaims") + 1;
@@ -148,15 +150,9 @@ pub fn apply(
             &mut volumes,
         );
     }
-    let pending = match claims {
-        Some(claims) => {
-            let (done, pending) =
-                into_node_local(&rt, &cluster, repo, snapshot, claims, data, Duration::ZERO)?;
-            volumes.extend(done);
-            pending
-        }
-        None => Vec::new(),
-    };
+    let (done, pending) =
+        into_node_local(&rt, &cluster, repo, snapshot, claims, data, Duration::ZERO)?;
+    volumes.extend(done);
     rt.block_on(create_all(
         &cluster,
         rest,

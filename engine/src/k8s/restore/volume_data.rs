@@ -2,6 +2,7 @@
 //! once the claim is bound), then through a pod that mounts the claim (spec/kubernetes.md,
 //! "Volume data").
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use cairn_repo_format::Snapshot;
@@ -140,6 +141,8 @@ pub fn into_pods(
     options: &DataOptions,
 ) -> Result<Vec<VolumeItem>, K8sError> {
     let mut done = Vec::new();
+    // Each namespace's pods are listed once, for all its claims.
+    let mut listed: HashMap<String, Result<Vec<Value>, String>> = HashMap::new();
     for Pending { claim, mut why_not } in pending {
         if matches!(options.method, VolumeMethod::Auto | VolumeMethod::Exec) {
             let wanted = Claim {
@@ -150,8 +153,18 @@ pub fn into_pods(
                 storage_class: None,
                 size: None,
             };
-            match rt.block_on(pods_of(cluster, &claim.namespace)) {
-                Ok(pods) => match mounts(&pods, &wanted).first() {
+            if !listed.contains_key(&claim.namespace) {
+                let pods = match rt.block_on(pods_of(cluster, &claim.namespace)) {
+                    Ok(pods) => Ok(pods),
+                    Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => {
+                        return Err(e)
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                listed.insert(claim.namespace.clone(), pods);
+            }
+            match &listed[&claim.namespace] {
+                Ok(pods) => match mounts(pods, &wanted).first() {
                     Some(mount) => {
                         done.push(write_exec(
                             rt,
@@ -165,9 +178,6 @@ pub fn into_pods(
                     }
                     None => why_not.push("exec: no pod mounts it".into()),
                 },
-                Err(e @ (K8sError::Unauthorized { .. } | K8sError::Unreachable { .. })) => {
-                    return Err(e)
-                }
                 Err(e) => why_not.push(format!("exec: {e}")),
             }
         }
