@@ -12,6 +12,7 @@
 pub mod faults;
 mod location;
 mod retry;
+mod staged;
 mod stores;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use tokio::runtime::Runtime;
 pub use location::Location;
 pub use retry::RetryPolicy;
 use retry::{retry, Failure};
+pub use staged::StagedFile;
 
 use crate::error::{Error, ErrorKind, Result};
 

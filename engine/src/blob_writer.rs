@@ -2,7 +2,9 @@
 //!
 //! [`BlobWriter`] is shared by every thread of a backup. A blob already in the index or already added in
 //! this session is skipped after hashing; a new one is compressed and sealed on the calling thread, then
-//! appended to the open pack of its kind (data and tree blobs never share a pack). A full pack is
+//! appended to the open pack of its kind (data and tree blobs never share a pack). In a local repository
+//! the pack is a file the blobs are written to as they come, renamed into place when full, so no pack
+//! is ever held in memory. For an object store the pack is assembled in memory and a full one is
 //! uploaded on the I/O runtime while the caller goes on; at most [`MAX_UPLOADS_IN_FLIGHT`] packs are in
 //! flight, and a caller that would exceed that waits, which bounds memory. After every few uploaded packs
 //! an index file naming them is written, so an interrupted backup's packs are reused by the next one.
@@ -16,14 +18,15 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cairn_repo_format::{
     random_nonce, seal_blob, BlobId, BlobKind, FileKind, IndexFile, IndexPack, PackBuilder,
+    PackTally, SealedBlob,
 };
 use tokio::sync::Semaphore;
 
-use crate::backend::FileType;
+use crate::backend::{FileType, StagedFile};
 use crate::error::{Error, ErrorKind, Result};
 use crate::indexed::Indexed;
 
-/// Packs uploading at once; each holds one pack in memory.
+/// Packs uploading to an object store at once; each holds one pack in memory.
 pub const MAX_UPLOADS_IN_FLIGHT: usize = 3;
 /// An index file is written after this many packs were stored...
 const INDEX_FLUSH_PACKS: usize = 8;
@@ -43,6 +46,38 @@ pub struct WriteStats {
     pub raw_bytes_added: AtomicU64,
 }
 
+/// The pack being filled with one kind of blob.
+enum OpenPack {
+    /// No blob yet.
+    Empty,
+    /// Assembled in memory and uploaded whole (object stores).
+    Memory(PackBuilder),
+    /// Written to the repository's directory blob by blob (local repositories).
+    Staged(StagedFile, PackTally),
+}
+
+impl OpenPack {
+    fn add(&mut self, blob: &SealedBlob) -> Result<()> {
+        match self {
+            OpenPack::Empty => unreachable!("a pack is opened before blobs are added"),
+            OpenPack::Memory(pack) => pack.add(blob),
+            OpenPack::Staged(file, tally) => {
+                file.append(&blob.bytes)?;
+                tally.add(blob);
+            }
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            OpenPack::Empty => 0,
+            OpenPack::Memory(pack) => pack.len(),
+            OpenPack::Staged(_, tally) => tally.len(),
+        }
+    }
+}
+
 struct Unindexed {
     packs: Vec<IndexPack>,
     since: Option<Instant>,
@@ -55,8 +90,8 @@ pub struct BlobWriter {
     ignore_index: bool,
     pack_size: usize,
     seen: Mutex<HashSet<(BlobKind, BlobId)>>,
-    data_pack: Mutex<PackBuilder>,
-    tree_pack: Mutex<PackBuilder>,
+    data_pack: Mutex<OpenPack>,
+    tree_pack: Mutex<OpenPack>,
     uploads: Arc<Semaphore>,
     unindexed: Arc<Mutex<Unindexed>>,
     failure: Arc<Mutex<Option<Error>>>,
@@ -72,8 +107,8 @@ impl BlobWriter {
             ignore_index: false,
             pack_size,
             seen: Mutex::new(HashSet::new()),
-            data_pack: Mutex::new(PackBuilder::default()),
-            tree_pack: Mutex::new(PackBuilder::default()),
+            data_pack: Mutex::new(OpenPack::Empty),
+            tree_pack: Mutex::new(OpenPack::Empty),
             uploads: Arc::new(Semaphore::new(MAX_UPLOADS_IN_FLIGHT)),
             unindexed: Arc::new(Mutex::new(Unindexed {
                 packs: Vec::new(),
@@ -135,12 +170,19 @@ impl BlobWriter {
         let stored = sealed.bytes.len() as u64;
         let full = {
             let mut pack = self.pack_for(kind).lock().expect("pack lock");
-            if pack.is_empty() {
-                // Room for a full pack, its last blob and its header: the buffer never regrows.
-                *pack = PackBuilder::with_capacity(self.pack_size + sealed.bytes.len() + (1 << 20));
+            if matches!(*pack, OpenPack::Empty) {
+                *pack = self.open_pack(sealed.bytes.len())?;
             }
-            pack.add(&sealed);
-            (pack.len() >= self.pack_size).then(|| std::mem::take(&mut *pack))
+            if let Err(e) = pack.add(&sealed) {
+                // A pack missing part of a blob is useless: drop it (and its file) and stop here.
+                *pack = OpenPack::Empty;
+                self.failure
+                    .lock()
+                    .expect("failure lock")
+                    .get_or_insert(Error::new(e.kind(), e.to_string()));
+                return Err(e);
+            }
+            (pack.len() >= self.pack_size).then(|| std::mem::replace(&mut *pack, OpenPack::Empty))
         };
         match kind {
             BlobKind::Data => self.stats.data_blobs.fetch_add(1, Ordering::Relaxed),
@@ -151,12 +193,23 @@ impl BlobWriter {
             .raw_bytes_added
             .fetch_add(plaintext.len() as u64, Ordering::Relaxed);
         if let Some(pack) = full {
-            self.upload(pack)?;
+            self.store(pack)?;
         }
         Ok(true)
     }
 
-    fn pack_for(&self, kind: BlobKind) -> &Mutex<PackBuilder> {
+    /// A new pack: a staged file in a local repository, else a buffer with room for a full pack, its
+    /// last blob and its header, so it never regrows.
+    fn open_pack(&self, first_blob: usize) -> Result<OpenPack> {
+        Ok(match self.repo.backend().stage(FileType::Pack) {
+            Some(file) => OpenPack::Staged(file?, PackTally::default()),
+            None => OpenPack::Memory(PackBuilder::with_capacity(
+                self.pack_size + first_blob + (1 << 20),
+            )),
+        })
+    }
+
+    fn pack_for(&self, kind: BlobKind) -> &Mutex<OpenPack> {
         match kind {
             BlobKind::Data => &self.data_pack,
             BlobKind::Tree => &self.tree_pack,
@@ -167,6 +220,28 @@ impl BlobWriter {
         match &*self.failure.lock().expect("failure lock") {
             Some(e) => Err(Error::new(e.kind(), e.to_string())),
             None => Ok(()),
+        }
+    }
+
+    /// Completes a pack and stores it: a staged one is finished and renamed into place here, one in
+    /// memory is uploaded.
+    fn store(&self, pack: OpenPack) -> Result<()> {
+        match pack {
+            OpenPack::Empty => Ok(()),
+            OpenPack::Memory(pack) => self.upload(pack),
+            OpenPack::Staged(mut file, tally) => {
+                let tail = tally.finish(self.repo.keys(), &random_nonce());
+                file.append(&tail.bytes)?;
+                file.publish(&tail.id.to_hex())?;
+                record_stored(
+                    &self.unindexed,
+                    IndexPack {
+                        id: tail.id,
+                        blobs: tail.entries,
+                    },
+                );
+                self.flush_index(false)
+            }
         }
     }
 
@@ -186,14 +261,13 @@ impl BlobWriter {
                 .write(FileType::Pack, &name, Bytes::from(finished.bytes))
                 .await
             {
-                Ok(()) => {
-                    let mut u = unindexed.lock().expect("unindexed lock");
-                    u.packs.push(IndexPack {
+                Ok(()) => record_stored(
+                    &unindexed,
+                    IndexPack {
                         id: finished.id,
                         blobs: finished.entries,
-                    });
-                    u.since.get_or_insert_with(Instant::now);
-                }
+                    },
+                ),
                 Err(e) => {
                     failure.lock().expect("failure lock").get_or_insert(e);
                 }
@@ -227,10 +301,11 @@ impl BlobWriter {
     /// returns, every blob added is stored and indexed.
     pub fn finish(&self) -> Result<()> {
         for kind in [BlobKind::Data, BlobKind::Tree] {
-            let pack = std::mem::take(&mut *self.pack_for(kind).lock().expect("pack lock"));
-            if !pack.is_empty() {
-                self.upload(pack)?;
-            }
+            let pack = std::mem::replace(
+                &mut *self.pack_for(kind).lock().expect("pack lock"),
+                OpenPack::Empty,
+            );
+            self.store(pack)?;
         }
         let all = self
             .repo
@@ -242,4 +317,11 @@ impl BlobWriter {
         self.check_failure()?;
         self.flush_index(true)
     }
+}
+
+/// Notes a stored pack for the next index file.
+fn record_stored(unindexed: &Mutex<Unindexed>, pack: IndexPack) {
+    let mut u = unindexed.lock().expect("unindexed lock");
+    u.packs.push(pack);
+    u.since.get_or_insert_with(Instant::now);
 }

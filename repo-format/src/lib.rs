@@ -48,7 +48,7 @@ pub use key::{
 };
 pub use pack::{
     decode_header as decode_pack_header, header_len_from_trailer, FinishedPack, PackBuilder,
-    PackEntry, ENTRY_LEN as PACK_ENTRY_LEN, MAX_PACK_LEN, PACK_HEADER_VERSION,
+    PackEntry, PackTail, PackTally, ENTRY_LEN as PACK_ENTRY_LEN, MAX_PACK_LEN, PACK_HEADER_VERSION,
 };
 pub use session::{DeletionPlan, PolicyFile, SessionFile};
 pub use snapshot::{Snapshot, Source, Summary};

@@ -70,11 +70,79 @@ impl PackEntry {
     }
 }
 
+/// The bookkeeping of a pack whose blobs are appended somewhere else (a file, as they are sealed):
+/// their entries, the length so far and a running hash of the bytes. A writer that streams a pack
+/// never holds it whole; [`PackBuilder`] is this plus the bytes in memory.
+#[derive(Debug, Default)]
+pub struct PackTally {
+    entries: Vec<PackEntry>,
+    len: usize,
+    hasher: blake3::Hasher,
+}
+
+/// What [`PackTally::finish`] gives: the bytes that end the pack, its name and its blobs.
+#[derive(Debug)]
+pub struct PackTail {
+    /// The sealed header and its length, to append after the blobs.
+    pub bytes: Vec<u8>,
+    /// BLAKE3 of the whole pack, tail included: the pack's file name.
+    pub id: PackId,
+    /// The blobs it holds, in order.
+    pub entries: Vec<PackEntry>,
+}
+
+impl PackTally {
+    /// Records a sealed blob appended at the current end of the pack.
+    pub fn add(&mut self, blob: &SealedBlob) {
+        self.entries.push(PackEntry {
+            kind: blob.kind,
+            id: blob.id,
+            offset: self.len as u32,
+            length: blob.bytes.len() as u32,
+            raw_len: blob.raw_len,
+        });
+        self.hasher.update(&blob.bytes);
+        self.len += blob.bytes.len();
+    }
+
+    /// Bytes of blobs so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no blob was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Number of blobs so far.
+    pub fn blob_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Seals the header and names the pack.
+    pub fn finish(mut self, keys: &Keys, nonce: &Nonce) -> PackTail {
+        let mut bytes = keys.seal(
+            nonce,
+            PACK_HEADER_AAD,
+            &encode_header_plaintext(&self.entries),
+        );
+        let header_len = bytes.len() as u32;
+        bytes.extend_from_slice(&header_len.to_le_bytes());
+        self.hasher.update(&bytes);
+        PackTail {
+            id: PackId(*self.hasher.finalize().as_bytes()),
+            bytes,
+            entries: self.entries,
+        }
+    }
+}
+
 /// Assembles a pack in memory. Pure: the caller uploads the finished bytes.
 #[derive(Debug, Default)]
 pub struct PackBuilder {
     bytes: Vec<u8>,
-    entries: Vec<PackEntry>,
+    tally: PackTally,
 }
 
 /// A finished pack.
@@ -93,19 +161,13 @@ impl PackBuilder {
     pub fn with_capacity(capacity: usize) -> Self {
         PackBuilder {
             bytes: Vec::with_capacity(capacity),
-            entries: Vec::new(),
+            tally: PackTally::default(),
         }
     }
 
     /// Appends a sealed blob.
     pub fn add(&mut self, blob: &SealedBlob) {
-        self.entries.push(PackEntry {
-            kind: blob.kind,
-            id: blob.id,
-            offset: self.bytes.len() as u32,
-            length: blob.bytes.len() as u32,
-            raw_len: blob.raw_len,
-        });
+        self.tally.add(blob);
         self.bytes.extend_from_slice(&blob.bytes);
     }
 
@@ -116,28 +178,22 @@ impl PackBuilder {
 
     /// True when no blob was added.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.tally.is_empty()
     }
 
     /// Number of blobs so far.
     pub fn blob_count(&self) -> usize {
-        self.entries.len()
+        self.tally.blob_count()
     }
 
     /// Seals the header, appends it and its length, and names the pack.
     pub fn finish(mut self, keys: &Keys, nonce: &Nonce) -> FinishedPack {
-        let header = keys.seal(
-            nonce,
-            PACK_HEADER_AAD,
-            &encode_header_plaintext(&self.entries),
-        );
-        self.bytes.extend_from_slice(&header);
-        self.bytes
-            .extend_from_slice(&(header.len() as u32).to_le_bytes());
+        let tail = self.tally.finish(keys, nonce);
+        self.bytes.extend_from_slice(&tail.bytes);
         FinishedPack {
-            id: PackId::of_bytes(&self.bytes),
+            id: tail.id,
             bytes: self.bytes,
-            entries: self.entries,
+            entries: tail.entries,
         }
     }
 }
