@@ -14,11 +14,6 @@ mod tty;
 
 use clap::Parser;
 
-// mimalloc keeps freed megabyte buffers (chunk windows, sealed blobs, packs) for reuse; glibc hands
-// each back to the kernel and faults it in again, which cost backup more system time than its work.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     exit::install_panic_hook();
     let cli = match args::Cli::try_parse() {
