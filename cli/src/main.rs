@@ -15,6 +15,7 @@ mod tty;
 use clap::Parser;
 
 fn main() {
+    limit_malloc_arenas();
     exit::install_panic_hook();
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
@@ -56,4 +57,20 @@ fn init_logging(global: &args::GlobalArgs) {
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// glibc gives each thread that allocates its own arena (up to eight per core) and keeps what is
+/// freed in it: megabyte buffers read on one thread and freed on another left restore at 96-102
+/// MiB of RSS for a 23 MiB heap peak. One arena per eight cores brought it to 37-39 MiB at the
+/// same speed (1 GiB restore, 2 cores). Set before any thread starts.
+fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let arenas = cores.div_ceil(8) as libc::c_int;
+        // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
 }
