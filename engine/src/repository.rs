@@ -30,11 +30,14 @@ pub struct KdfCost {
     pub parallelism: u32,
 }
 
+/// The default: 32 MiB, the memory of restic's scrypt key (N = 2^15, r = 8), with 8 passes, so a
+/// guess costs more memory × time than the earlier 64 MiB × 3. Every command derives a key, so its
+/// memory is the floor of every command's peak RSS: 64 MiB put it at 75 MiB.
 impl Default for KdfCost {
     fn default() -> Self {
         KdfCost {
-            memory_kib: 64 << 10,
-            iterations: 3,
+            memory_kib: 32 << 10,
+            iterations: 8,
             parallelism: 1,
         }
     }

@@ -40,12 +40,6 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// The default cost: 64 MiB, 3 passes, 1 lane (OWASP's argon2id recommendation is at least
-    /// 19 MiB and 2 passes).
-    pub fn new(salt: [u8; 32]) -> Self {
-        Self::with_cost(salt, 64 << 10, 3, 1)
-    }
-
     /// Explicit costs.
     pub fn with_cost(salt: [u8; 32], memory_kib: u32, iterations: u32, parallelism: u32) -> Self {
         KdfParams {
