@@ -132,4 +132,25 @@ mod tests {
         assert_eq!(left, ["cd"], "only the published pack's directory is left");
         assert!(Backend::memory().unwrap().stage(FileType::Pack).is_none());
     }
+
+    #[test]
+    fn a_staged_file_left_by_a_crash_is_swept_as_a_stale_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::local(dir.path(), false).unwrap();
+        let mut crashed = backend.stage(FileType::Pack).unwrap().unwrap();
+        crashed.append(b"half a pack").unwrap();
+        std::mem::forget(crashed);
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(backend.remove_stale_temporaries(hour).unwrap(), 0);
+        assert_eq!(
+            backend
+                .remove_stale_temporaries(std::time::Duration::ZERO)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("data")).unwrap().count(),
+            0
+        );
+    }
 }
