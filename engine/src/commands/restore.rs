@@ -37,7 +37,7 @@ use fetch::{BatchContext, FileJob};
 use filter::Filter;
 
 /// A batch holds files until their chunks plus their count reach this; then it is written.
-const BATCH_WEIGHT: usize = 20_000;
+const BATCH_WEIGHT: usize = 10_000;
 /// Longest snapshot path followed; deeper entries are reported and skipped.
 const MAX_PATH_BYTES: usize = 4096;
 

@@ -32,7 +32,7 @@ pub(super) const READS_IN_FLIGHT: usize = 4;
 /// Blobs of one pack closer than this are fetched with one read (the gap is read and dropped).
 pub(super) const MAX_GAP: u64 = 1 << 20;
 /// A read is not grown past this many bytes (a single larger blob is read alone).
-pub(super) const MAX_RANGE: u64 = 4 << 20;
+pub(super) const MAX_RANGE: u64 = 2 << 20;
 
 /// One file to write.
 pub(super) struct FileJob {
