@@ -12,6 +12,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use cairn_repo_format::ChunkerParams;
 
+pub(crate) use self::cut::zero_prefix;
 use self::cut::Cutter;
 
 mod cut;
