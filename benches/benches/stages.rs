@@ -41,22 +41,42 @@ fn text(len: usize) -> Vec<u8> {
     out
 }
 
+/// Disk-image-like data: 70% zero bytes, in runs of 64 KiB to 4 MiB, between runs of random bytes
+/// 3/7 as long.
+fn zero_heavy(len: usize) -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(43);
+    let mut out = Vec::with_capacity(len + 8 * MIB);
+    while out.len() < len {
+        let zeros = (64 << 10) + (rng.next_u32() as usize) % (4 * MIB - (64 << 10));
+        out.resize(out.len() + zeros, 0);
+        let start = out.len();
+        out.resize(start + zeros * 3 / 7, 0);
+        rng.fill_bytes(&mut out[start..]);
+    }
+    out.truncate(len);
+    out
+}
+
 fn chunking(c: &mut Criterion) {
-    let data = random(64 * MIB);
     let params = cairn_engine::format::ChunkerParams::with_seed(1);
     let mut g = c.benchmark_group("chunking");
-    g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(10);
-    g.bench_function("fastcdc 512K/1M/8M", |b| {
-        b.iter(|| {
-            let mut chunker = Chunker::new(&data[..], params);
-            let mut n = 0;
-            while let Some(batch) = chunker.next_batch().unwrap() {
-                n += batch.chunks.len();
-            }
-            black_box(n)
-        })
-    });
+    for (name, data) in [
+        ("fastcdc 512K/1M/8M", random(64 * MIB)),
+        ("zero-heavy", zero_heavy(64 * MIB)),
+    ] {
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut chunker = Chunker::new(&data[..], params);
+                let mut n = 0;
+                while let Some(batch) = chunker.next_batch().unwrap() {
+                    n += batch.chunks.len();
+                }
+                black_box(n)
+            })
+        });
+    }
     g.finish();
 }
 

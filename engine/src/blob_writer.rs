@@ -10,7 +10,7 @@
 //! an index file naming them is written, so an interrupted backup's packs are reused by the next one.
 //! A snapshot is written only after [`BlobWriter::finish`], when every pack and index file is stored.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use cairn_repo_format::{
 use tokio::sync::Semaphore;
 
 use crate::backend::{FileType, StagedFile};
+use crate::chunker::zero_prefix;
 use crate::error::{Error, ErrorKind, Result};
 use crate::indexed::Indexed;
 
@@ -32,6 +33,9 @@ pub const MAX_UPLOADS_IN_FLIGHT: usize = 3;
 const INDEX_FLUSH_PACKS: usize = 8;
 /// ...or this long after the oldest unindexed pack was stored.
 const INDEX_FLUSH_AFTER: Duration = Duration::from_secs(15);
+/// Lengths of all-zero chunks whose ids are remembered: zero runs are cut at one length (the
+/// maximum chunk, unless the seed cuts them sooner), and only the ends of streams add others.
+const ZERO_IDS: usize = 16;
 
 /// Counters of what a [`BlobWriter`] added.
 #[derive(Debug, Default)]
@@ -90,6 +94,8 @@ pub struct BlobWriter {
     ignore_index: bool,
     pack_size: usize,
     seen: Mutex<HashSet<(BlobKind, BlobId)>>,
+    /// Ids of all-zero chunks, by length.
+    zero_ids: Mutex<HashMap<usize, BlobId>>,
     data_pack: Mutex<OpenPack>,
     tree_pack: Mutex<OpenPack>,
     uploads: Arc<Semaphore>,
@@ -107,6 +113,7 @@ impl BlobWriter {
             ignore_index: false,
             pack_size,
             seen: Mutex::new(HashSet::new()),
+            zero_ids: Mutex::new(HashMap::new()),
             data_pack: Mutex::new(OpenPack::Empty),
             tree_pack: Mutex::new(OpenPack::Empty),
             uploads: Arc::new(Semaphore::new(MAX_UPLOADS_IN_FLIGHT)),
@@ -144,6 +151,29 @@ impl BlobWriter {
     /// True when the blob is in the repository or was added in this session.
     pub fn has(&self, kind: BlobKind, id: &BlobId) -> bool {
         self.in_index(kind, id) || self.seen.lock().expect("seen lock").contains(&(kind, *id))
+    }
+
+    /// The id of a data chunk. Disk images hold many all-zero chunks, nearly all of one length, so
+    /// their ids are hashed once per length; the check stops at the first non-zero byte, so other
+    /// data hardly pays for it.
+    pub(crate) fn data_id(&self, data: &[u8]) -> BlobId {
+        if zero_prefix(data) < data.len() {
+            return self.repo.keys().blob_id(data);
+        }
+        let known = self
+            .zero_ids
+            .lock()
+            .expect("zero ids lock")
+            .get(&data.len())
+            .copied();
+        known.unwrap_or_else(|| {
+            let id = self.repo.keys().blob_id(data);
+            let mut ids = self.zero_ids.lock().expect("zero ids lock");
+            if ids.len() < ZERO_IDS {
+                ids.insert(data.len(), id);
+            }
+            id
+        })
     }
 
     /// Adds a blob unless it is known; returns its id and whether it was new.
@@ -324,4 +354,42 @@ fn record_stored(unindexed: &Mutex<Unindexed>, pack: IndexPack) {
     let mut u = unindexed.lock().expect("unindexed lock");
     u.packs.push(pack);
     u.since.get_or_insert_with(Instant::now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::memory_repo;
+
+    #[test]
+    fn data_ids_are_blob_ids_and_all_zero_ones_are_remembered() {
+        let writer = BlobWriter::new(memory_repo());
+        let keys = writer.repo().keys();
+        let zeros = vec![0u8; (1 << 20) + 1];
+        let mut chunks: Vec<Vec<u8>> = [1 << 20, 1 << 20, 100_003]
+            .into_iter()
+            .chain(0..40)
+            .chain([1 << 20])
+            .map(|len| zeros[..len].to_vec())
+            .collect();
+        for at in [0, 63, 64, 65, 4095, 1 << 20] {
+            let mut data = zeros.clone();
+            data[at] = 1;
+            chunks.push(data);
+        }
+        for data in &chunks {
+            assert_eq!(
+                writer.data_id(data),
+                keys.blob_id(data),
+                "{} bytes",
+                data.len()
+            );
+        }
+        let ids = writer.zero_ids.lock().unwrap();
+        assert_eq!(ids.len(), ZERO_IDS);
+        assert!(ids.contains_key(&(1 << 20)));
+        assert!(ids
+            .iter()
+            .all(|(&len, id)| *id == keys.blob_id(&zeros[..len])));
+    }
 }

@@ -1,7 +1,7 @@
 //! Content-defined chunking: cuts a stream into chunks with FastCDC (2020), in windows.
 //!
 //! The reader fills a window of [`WINDOW`] bytes (or two maximal chunks, if that is more), FastCDC
-//! finds the cut points, and every chunk but the last is handed out as a slice of one shared buffer;
+//! (the module `cut`, which skips runs of zeros) finds the cut points, and every chunk but the last is handed out as a slice of one shared buffer;
 //! the last is carried into the next window, because the window's end is not a content-defined
 //! boundary. The cut points are exactly those of FastCDC run over the whole stream at once. The
 //! buffer grows only as far as the stream goes, so a small file costs a small allocation.
@@ -11,7 +11,11 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use cairn_repo_format::ChunkerParams;
-use fastcdc::v2020::{FastCDC, Normalization};
+
+pub(crate) use self::cut::zero_prefix;
+use self::cut::Cutter;
+
+mod cut;
 
 /// Bytes read per window (at least two maximal chunks are always read).
 pub const WINDOW: usize = 4 << 20;
@@ -28,7 +32,7 @@ pub struct ChunkBatch {
 /// Cuts a reader into chunk batches.
 pub struct Chunker<R> {
     reader: R,
-    params: ChunkerParams,
+    cutter: Cutter,
     window: usize,
     /// Bytes to reserve for the next window: the size hint, then a full window.
     reserve: usize,
@@ -49,7 +53,12 @@ impl<R: Read> Chunker<R> {
         let reserve = size.map_or(0, |s| (s as usize).saturating_add(1).min(window));
         Chunker {
             reader,
-            params,
+            cutter: Cutter::new(
+                params.min_size,
+                params.avg_size,
+                params.max_size,
+                params.seed,
+            ),
             window,
             reserve,
             carry: Vec::new(),
@@ -77,17 +86,13 @@ impl<R: Read> Chunker<R> {
         if buf.is_empty() {
             return Ok(None);
         }
-        let p = &self.params;
-        let mut chunks: Vec<Range<usize>> = FastCDC::with_level_and_seed(
-            &buf,
-            p.min_size,
-            p.avg_size,
-            p.max_size,
-            Normalization::Level1,
-            p.seed,
-        )
-        .map(|c| c.offset..c.offset + c.length)
-        .collect();
+        let mut chunks: Vec<Range<usize>> = Vec::new();
+        let mut start = 0;
+        while start < buf.len() {
+            let end = start + self.cutter.cut(&buf[start..]);
+            chunks.push(start..end);
+            start = end;
+        }
         if !self.eof {
             let last = chunks
                 .pop()
@@ -104,6 +109,7 @@ impl<R: Read> Chunker<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fastcdc::v2020::{FastCDC, Normalization};
     use rand::{RngCore, SeedableRng};
 
     fn params() -> ChunkerParams {

@@ -79,7 +79,7 @@ fn store_batch(
         .par_iter()
         .map(|range| {
             let data = &batch.buf[range.clone()];
-            let id = writer.repo().keys().blob_id(data);
+            let id = writer.data_id(data);
             writer.add_with_id(BlobKind::Data, id, data)?;
             progress.add_bytes(data.len() as u64);
             Ok((id, data.len() as u64))
