@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Profiles cairn's first backup and restore of one dataset of compare.sh: a CPU profile with perf
-# (top symbols, self time), and peak RSS under mimalloc settings that return freed memory sooner
-# (how much of the RSS is live data). Findings go into README.md.
+# (top symbols, self time), and the heap's peak against the process's (heaptrack: how much of the
+# RSS is live data, and where it was allocated). Findings go into README.md.
 #
 #   benches/compare/profile.sh [DATASET]      (default random; datasets.sh must have made it)
 #
-# Needs perf (apt-get install -y linux-perf); WORK, DATA and CAIRN as in compare.sh.
+# Needs perf (apt-get install -y linux-perf) and heaptrack; WORK, DATA and CAIRN as in compare.sh.
 set -uo pipefail
 WORK=${WORK:-/tmp/cairn-compare}
 DATA=${DATA:-$WORK/data}
@@ -27,18 +27,19 @@ echo "== restore: perf, self time by symbol"
 perf record -F 999 -g -o "$P/restore.perf" -- "$CAIRN" -r "$REPO" --cache-dir "$P/cache" restore -q latest --target "$P/r1" 2> "$P/perf-restore.log"
 top "$P/restore.perf"
 rm -rf "$P/r1"
-# cairn's global allocator is mimalloc (cli/src/main.rs), which heaptrack does not see; its own
-# settings show how much of the peak RSS is live data and how much is freed memory it keeps.
-echo "== peak RSS by mimalloc setting (wall, user, sys, peak RSS)"
-for env in "" "MIMALLOC_ARENA_EAGER_COMMIT=0" "MIMALLOC_PURGE_DELAY=100 MIMALLOC_ARENA_EAGER_COMMIT=0" \
-    "MIMALLOC_PURGE_DELAY=0 MIMALLOC_ARENA_EAGER_COMMIT=0"; do
-  rm -rf "$P/b" "$P/bc"
-  "$CAIRN" -r "$P/b" init -q
-  /usr/bin/time -f "%e s %U u %S s %M KB" -o "$P/t" env $env "$CAIRN" -r "$P/b" --cache-dir "$P/bc" backup -q "$SRC"
-  echo "backup  ${env:-default}: $(cat "$P/t")"
-  /usr/bin/time -f "%e s %U u %S s %M KB" -o "$P/t" env $env "$CAIRN" -r "$P/b" --cache-dir "$P/bc" restore -q latest --target "$P/r2"
-  echo "restore ${env:-default}: $(cat "$P/t")"
-  rm -rf "$P/r2"
+echo "== heap (heaptrack): peak heap, peak RSS, largest peak consumers"
+for step in backup restore; do
+  rm -rf "$P/r2" "$P/heap"*
+  if [ $step = backup ]; then
+    rm -rf "$P/b" "$P/bc" && "$CAIRN" -r "$P/b" init -q
+    heaptrack -o "$P/heap" "$CAIRN" -r "$P/b" --cache-dir "$P/bc" backup -q "$SRC" > /dev/null 2>&1
+  else
+    heaptrack -o "$P/heap" "$CAIRN" -r "$P/b" --cache-dir "$P/bc" restore -q latest --target "$P/r2" > /dev/null 2>&1
+  fi
+  echo "-- $step"
+  heaptrack_print "$P"/heap.* 2>/dev/null | grep -E '^peak (heap|RSS)'
+  heaptrack_print "$P"/heap.* 2>/dev/null | sed -n '/PEAK MEMORY CONSUMERS/,/PEAK TEMPORARY\|MOST TEMPORARY/p' \
+    | grep -E '^[0-9.]+[KMG]? consumed over|cairn_engine::[a-z_:]+' -o | head -12
 done
-rm -rf "$P/b" "$P/bc"
+rm -rf "$P/b" "$P/bc" "$P/r2" "$P/heap"*
 rm -rf "$REPO" "$P/cache"
