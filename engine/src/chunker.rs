@@ -110,6 +110,8 @@ impl<R: Read> Chunker<R> {
 mod tests {
     use super::*;
     use fastcdc::v2020::{FastCDC, Normalization};
+    use proptest::prelude::*;
+    use proptest::test_runner::RngSeed;
     use rand::{RngCore, SeedableRng};
 
     fn params() -> ChunkerParams {
@@ -119,6 +121,10 @@ mod tests {
     }
 
     fn all_chunks(data: &[u8], read_size: usize) -> Vec<Vec<u8>> {
+        chunks_with(data, read_size, params())
+    }
+
+    fn chunks_with(data: &[u8], read_size: usize, params: ChunkerParams) -> Vec<Vec<u8>> {
         struct Trickle<'a>(&'a [u8], usize);
         impl Read for Trickle<'_> {
             fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
@@ -128,7 +134,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut c = Chunker::new(Trickle(data, read_size), params());
+        let mut c = Chunker::new(Trickle(data, read_size), params);
         let mut out = Vec::new();
         while let Some(b) = c.next_batch().unwrap() {
             out.extend(b.chunks.iter().map(|r| b.buf[r.clone()].to_vec()));
@@ -170,18 +176,144 @@ mod tests {
         assert_eq!(total, data.len());
     }
 
+    /// Chunk boundaries: the offset at which each chunk ends.
+    fn ends(data: &[u8], params: ChunkerParams) -> Vec<usize> {
+        chunks_with(data, 1 << 20, params)
+            .iter()
+            .scan(0, |end, c| {
+                *end += c.len();
+                Some(*end)
+            })
+            .collect()
+    }
+
+    /// Small chunks, so a few MiB hold hundreds of them.
+    const SMALL: (u32, u32, u32) = (2 << 10, 8 << 10, 32 << 10);
+    /// The repository defaults (64 KiB / 256 KiB / 1 MiB).
+    const DEFAULTS: (u32, u32, u32) = (64 << 10, 256 << 10, 1 << 20);
+
+    /// How far past the insertion, in maximal chunks, the old boundaries must all be back.
+    ///
+    /// A cut depends only on the bytes from its chunk's start up to and including the byte at the
+    /// cut, and on how far the cut is from that start (the first `min` bytes are skipped, and the
+    /// stricter mask applies before `avg`). So old and new boundaries agree before the insertion,
+    /// and once the new stream has a boundary that the old one (shifted) also has, every later
+    /// boundary agrees too. After the insertion the new chunker reaches each old content-defined
+    /// cut and takes it unless it cuts earlier or the cut falls where its start makes another mask
+    /// apply; each old boundary is missed with a probability well below one, so the distance to
+    /// the first shared boundary has a geometric tail rather than a bound. Measured from the
+    /// insertion point (`measure_resynchronisation`, over random data, random seeds, insertions
+    /// of 1..=4096 bytes): with the small sizes (20,000 trials) the median is 0.22 maximal chunks,
+    /// p99 1.04, p99.9 1.65, the worst 2.13; with the defaults (150 trials) the median is 0.17 and
+    /// the worst 0.72. Each further 0.6 maximal chunk divides the tail by about ten, so 4 maximal
+    /// chunks leave a chance around 1e-7 per case; the runner's seed is fixed besides, so the test
+    /// cannot flake.
+    const RESYNC_MAX_CHUNKS: usize = 4;
+
+    /// Chunker parameters, the stream, the insertion point, the inserted bytes.
+    fn insertion() -> impl Strategy<Value = (ChunkerParams, Vec<u8>, usize, Vec<u8>)> {
+        let sizes = prop_oneof![
+            7 => Just(SMALL).prop_flat_map(|s| (Just(s), (256usize << 10)..=(2 << 20))),
+            1 => Just(DEFAULTS).prop_flat_map(|s| (Just(s), (6usize << 20)..=(10 << 20))),
+        ];
+        (
+            sizes,
+            any::<u64>(),
+            any::<u64>(),
+            prop_oneof![1 => Just(None), 1 => Just(Some(0.0)), 8 => (0.0f64..1.0).prop_map(Some)],
+            1usize..=4096,
+            any::<bool>(),
+        )
+            .prop_map(
+                |(((min, avg, max), len), cdc_seed, data_seed, at, inserted, zeros)| {
+                    let mut p = ChunkerParams::with_seed(cdc_seed);
+                    (p.min_size, p.avg_size, p.max_size) = (min, avg, max);
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(data_seed);
+                    let mut data = vec![0u8; len];
+                    rng.fill_bytes(&mut data);
+                    let mut ins = vec![0u8; inserted];
+                    if !zeros {
+                        rng.fill_bytes(&mut ins);
+                    }
+                    // Anywhere that leaves room for the resynchronised boundaries to be checked,
+                    // or at the very end.
+                    let room = len - RESYNC_MAX_CHUNKS * max as usize;
+                    let pos = at.map_or(len, |f| (f * room as f64) as usize);
+                    (p, data, pos, ins)
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            rng_seed: RngSeed::Fixed(2),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn an_insertion_moves_only_nearby_boundaries((p, data, pos, ins) in insertion()) {
+            let old = ends(&data, p);
+            let mut changed = data;
+            changed.splice(pos..pos, ins.iter().copied());
+            let new = ends(&changed, p);
+            prop_assert_eq!(new.last(), Some(&changed.len()));
+
+            // (a) Every chunk that ends before the insertion is unchanged.
+            let before = |ends: &[usize]| ends.iter().copied().take_while(|&e| e < pos).collect::<Vec<_>>();
+            prop_assert_eq!(before(&new), before(&old));
+
+            // (b) Past the insertion and K maximal chunks, every old boundary is a new one, shifted.
+            let k = RESYNC_MAX_CHUNKS * p.max_size as usize;
+            let new: std::collections::HashSet<usize> = new.into_iter().collect();
+            for &e in old.iter().filter(|&&e| e >= pos + k) {
+                prop_assert!(
+                    new.contains(&(e + ins.len())),
+                    "old boundary {} ({} past the insertion at {}) lost", e, e - pos, pos
+                );
+            }
+        }
+    }
+
+    /// Prints how far past an insertion the first boundary shared by the old and new streams lies,
+    /// in maximal chunks: the measurement behind [`RESYNC_MAX_CHUNKS`]. Takes about a minute.
     #[test]
-    fn an_insertion_moves_only_nearby_boundaries() {
-        let mut data = vec![0u8; 8 << 20];
-        rand::rngs::StdRng::seed_from_u64(2).fill_bytes(&mut data);
-        let before = all_chunks(&data, usize::MAX);
-        data.splice(1000..1000, *b"inserted");
-        let after = all_chunks(&data, usize::MAX);
-        let common = after.iter().filter(|c| before.contains(c)).count();
-        assert!(
-            common + 2 >= before.len(),
-            "{common} of {} chunks kept",
-            before.len()
-        );
+    #[ignore = "a measurement, not a check: run with --ignored --nocapture"]
+    fn measure_resynchronisation() {
+        for (name, (min, avg, max), size, trials) in [
+            ("small", SMALL, 256usize << 10, 20_000u64),
+            ("defaults", DEFAULTS, 12 << 20, 150),
+        ] {
+            let mut dists = Vec::new();
+            for t in 0..trials {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(t);
+                let mut p = ChunkerParams::with_seed(rng.next_u64());
+                (p.min_size, p.avg_size, p.max_size) = (min, avg, max);
+                let mut data = vec![0u8; size];
+                rng.fill_bytes(&mut data);
+                let pos = (rng.next_u64() as usize) % (size / 4);
+                let mut ins = vec![0u8; 1 + (rng.next_u64() as usize) % 4096];
+                rng.fill_bytes(&mut ins);
+                let old = ends(&data, p);
+                data.splice(pos..pos, ins.iter().copied());
+                let new: std::collections::HashSet<usize> = ends(&data, p).into_iter().collect();
+                let shared = old
+                    .iter()
+                    .find(|&&e| e >= pos && new.contains(&(e + ins.len())));
+                dists.push(shared.expect("the ends are shared") - pos);
+            }
+            dists.sort_unstable();
+            let q = |f: f64| dists[((dists.len() - 1) as f64 * f) as usize] as f64 / max as f64;
+            eprintln!(
+                "{name}: first shared boundary past the insertion, in maximal chunks: \
+                 median {:.2}, p90 {:.2}, p99 {:.2}, p99.9 {:.2}, worst {:.2}",
+                q(0.5),
+                q(0.9),
+                q(0.99),
+                q(0.999),
+                q(1.0)
+            );
+        }
     }
 }
