@@ -178,7 +178,7 @@ impl Config {
             ));
         }
         let s = self.sessions;
-        if s.refresh_secs == 0 || s.expiry_secs < 3 * s.refresh_secs {
+        if s.refresh_secs == 0 || u64::from(s.expiry_secs) < 3 * u64::from(s.refresh_secs) {
             return Err(FormatError::malformed(
                 "config",
                 format!(
